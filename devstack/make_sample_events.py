@@ -1,0 +1,353 @@
+"""Write the sample Lambda events under ``events/`` from the builders in ``devstack``.
+
+    python -m devstack.make_sample_events            # rewrite events/... in the repository
+    python -m devstack.make_sample_events --check    # exit 1 if a file differs from what it would write
+
+Every value that would otherwise be random or "now" (request ids, times, Stripe ids, signature
+timestamps) is pinned here, so running the script again reproduces the files byte for byte and a
+test can check that they have not drifted. The callback samples are therefore signed at a fixed
+time in the past: re-sign them before ``sam local invoke`` (see ``events/README.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import calendar
+import hashlib
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from devstack.lambda_events import (
+    LOCAL_WEBHOOK_SECRETS,
+    http_api_event,
+    signed_webhook_event,
+    user_claims,
+)
+from devstack.stripe_events import REPO_ROOT, stripe_event, stripe_object
+
+EVENTS_DIR = REPO_ROOT / "events"
+
+# 2026-11-01T10:00:00Z: the moment every sample pretends to happen at (in the past, so the
+# stored signatures are stale, as any stored sample soon is).
+SAMPLE_EPOCH = calendar.timegm((2026, 11, 1, 10, 0, 0, 0, 0, 0))
+
+ORDER_ID = "ord_01JEXAMPLE00000000000000"
+PAYMENT_ID = "pay_01JEXAMPLE00000000000000"
+USER_ID = "user-alice"
+ADMIN_ID = "admin-ada"
+CATALOG_PRICE_ID = "price_1MoBy5LkdIwHu7ixZhnattbh"
+AMOUNT = 1999
+CURRENCY = "usd"
+# The Stripe API version the samples' webhook endpoints use (stripe-python 16.1.0's pinned one);
+# written out rather than read from the installed stripe so the files don't change with it.
+SAMPLE_API_VERSION = "2026-10-28.endive"
+PAYMENT_METADATA = {"orderId": ORDER_ID, "paymentId": PAYMENT_ID, "userId": USER_ID}
+
+PAYMENT_INTENT_ID = "pi_3QEXAMPLE0000000000000001"
+CHARGE_ID = "ch_3QEXAMPLE0000000000000001"
+PAYMENT_METHOD_ID = "pm_1QEXAMPLE0000000000000001"
+CHECKOUT_SESSION_ID = "cs_test_a1EXAMPLE000000000000000000000000000000000000000000000001"
+SUCCESS_URL = "https://example.com/checkout/success?session_id={CHECKOUT_SESSION_ID}"
+CANCEL_URL = "https://example.com/checkout/cancel"
+
+
+def _api_gateway_id(name: str) -> str:
+    # 11 bytes base64 -> 15 characters and "=", the shape of an HTTP API request id.
+    return base64.b64encode(hashlib.sha256(name.encode()).digest()[:11]).decode("ascii")
+
+
+def _lambda_request_id(name: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://example.com/events/{name}"))
+
+
+def _event_id(name: str) -> str:
+    return "evt_1QEXAMPLE" + hashlib.sha256(name.encode()).hexdigest()[:14]
+
+
+def _http(name: str, method: str, route: str, claims: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    return http_api_event(
+        method,
+        route,
+        claims=claims,
+        request_id=_api_gateway_id(name),
+        time_epoch_ms=SAMPLE_EPOCH * 1000,
+        **kwargs,
+    )
+
+
+def _alice() -> dict[str, Any]:
+    return user_claims(USER_ID, issued_at=SAMPLE_EPOCH - 60)
+
+
+def _ada() -> dict[str, Any]:
+    return user_claims(ADMIN_ID, groups=["admin"], groups_format="json", issued_at=SAMPLE_EPOCH - 60)
+
+
+def order_samples() -> dict[str, dict[str, Any]]:
+    return {
+        "orders/create_catalog_order.json": _http(
+            "orders/create_catalog_order",
+            "POST",
+            "/orders",
+            _alice(),
+            body={"items": [{"priceId": CATALOG_PRICE_ID, "quantity": 2}], "description": "Two t-shirts"},
+        ),
+        "orders/create_admin_order.json": _http(
+            "orders/create_admin_order",
+            "POST",
+            "/orders",
+            _ada(),
+            body={"userId": USER_ID, "amount": AMOUNT, "currency": CURRENCY, "description": "Invoice 42"},
+        ),
+        "orders/get_order.json": _http(
+            "orders/get_order", "GET", "/orders/{orderId}", _alice(), path_params={"orderId": ORDER_ID}
+        ),
+        "orders/list_orders.json": _http(
+            "orders/list_orders", "GET", "/orders", _alice(), query={"limit": 10}
+        ),
+    }
+
+
+def checkout_samples() -> dict[str, dict[str, Any]]:
+    return {
+        "checkout/payment_intent.json": _http(
+            "checkout/payment_intent",
+            "POST",
+            "/checkout",
+            _alice(),
+            body={"orderId": ORDER_ID, "mode": "payment_intent"},
+        ),
+        "checkout/checkout_session.json": _http(
+            "checkout/checkout_session",
+            "POST",
+            "/checkout",
+            _alice(),
+            body={
+                "orderId": ORDER_ID,
+                "mode": "checkout_session",
+                "successUrl": SUCCESS_URL,
+                "cancelUrl": CANCEL_URL,
+            },
+        ),
+    }
+
+
+# --- Stripe objects for the payment callback ---------------------------------------------------
+
+
+def _payment_intent(status: str, **overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "id": PAYMENT_INTENT_ID,
+        "amount": AMOUNT,
+        "amount_capturable": 0,
+        "amount_received": 0,
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "client_secret": f"{PAYMENT_INTENT_ID}_secret_EXAMPLE0000000000000000",
+        "created": SAMPLE_EPOCH - 120,
+        "currency": CURRENCY,
+        "description": None,
+        "last_payment_error": None,
+        "latest_charge": None,
+        "metadata": dict(PAYMENT_METADATA),
+        "next_action": None,
+        "payment_method": None,
+        "processing": None,
+        "shipping": None,
+        "status": status,
+        "transfer_data": None,
+    }
+    fields.update(overrides)
+    return stripe_object("payment_intent", **fields)
+
+
+def _checkout_session(status: str, payment_status: str, **overrides: Any) -> dict[str, Any]:
+    created = SAMPLE_EPOCH - 600
+    fields: dict[str, Any] = {
+        "id": CHECKOUT_SESSION_ID,
+        "after_expiration": None,
+        "amount_subtotal": AMOUNT,
+        "amount_total": AMOUNT,
+        "cancel_url": CANCEL_URL,
+        "client_reference_id": ORDER_ID,
+        "created": created,
+        "currency": CURRENCY,
+        "customer_details": {
+            "address": {
+                "city": None,
+                "country": "US",
+                "line1": None,
+                "line2": None,
+                "postal_code": "94103",
+                "state": None,
+            },
+            "business_name": None,
+            "email": f"{USER_ID}@example.com",
+            "individual_name": None,
+            "name": "Alice Example",
+            "phone": None,
+            "tax_exempt": "none",
+            "tax_ids": [],
+        },
+        "customer_email": f"{USER_ID}@example.com",
+        "expires_at": created + 24 * 3600,
+        "invoice_creation": {
+            "enabled": False,
+            "invoice_data": {
+                "account_tax_ids": None,
+                "custom_fields": None,
+                "description": None,
+                "footer": None,
+                "issuer": None,
+                "metadata": {},
+                "rendering_options": None,
+            },
+        },
+        "metadata": dict(PAYMENT_METADATA),
+        "mode": "payment",
+        "payment_intent": PAYMENT_INTENT_ID,
+        "payment_status": payment_status,
+        "shipping_address_collection": None,
+        "shipping_cost": None,
+        "status": status,
+        "success_url": SUCCESS_URL,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "url": None,
+    }
+    fields.update(overrides)
+    return stripe_object("checkout.session", **fields)
+
+
+def _callback(name: str, event_type: str, obj: dict[str, Any], offset: int) -> dict[str, Any]:
+    created = SAMPLE_EPOCH + offset
+    event = stripe_event(
+        event_type, obj, event_id=_event_id(name), created=created, api_version=SAMPLE_API_VERSION
+    )
+    return signed_webhook_event(
+        event,
+        LOCAL_WEBHOOK_SECRETS["payment"],
+        timestamp=created + 1,
+        request_id=_lambda_request_id(name),
+    )
+
+
+def payment_callback_samples() -> dict[str, dict[str, Any]]:
+    declined = {
+        "charge": CHARGE_ID,
+        "code": "card_declined",
+        "decline_code": "generic_decline",
+        "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+        "message": "Your card was declined.",
+        "type": "card_error",
+    }
+    async_methods = ["card", "us_bank_account"]
+    cases: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
+        (
+            "payment_intent_succeeded",
+            "payment_intent.succeeded",
+            lambda: _payment_intent(
+                "succeeded",
+                amount_received=AMOUNT,
+                latest_charge=CHARGE_ID,
+                payment_method=PAYMENT_METHOD_ID,
+            ),
+        ),
+        (
+            "payment_intent_payment_failed",
+            "payment_intent.payment_failed",
+            lambda: _payment_intent(
+                "requires_payment_method", latest_charge=CHARGE_ID, last_payment_error=declined
+            ),
+        ),
+        (
+            "payment_intent_canceled",
+            "payment_intent.canceled",
+            lambda: _payment_intent(
+                "canceled", canceled_at=SAMPLE_EPOCH, cancellation_reason="requested_by_customer"
+            ),
+        ),
+        (
+            "checkout_session_completed",
+            "checkout.session.completed",
+            lambda: _checkout_session("complete", "paid"),
+        ),
+        (
+            "checkout_session_expired",
+            "checkout.session.expired",
+            # A session that expires unpaid never created a PaymentIntent nor learned the customer.
+            lambda: _checkout_session(
+                "expired", "unpaid", payment_intent=None, customer_details=None, customer_email=None
+            ),
+        ),
+        (
+            "checkout_session_async_payment_succeeded",
+            "checkout.session.async_payment_succeeded",
+            lambda: _checkout_session("complete", "paid", payment_method_types=async_methods),
+        ),
+        (
+            "checkout_session_async_payment_failed",
+            "checkout.session.async_payment_failed",
+            lambda: _checkout_session("complete", "unpaid", payment_method_types=async_methods),
+        ),
+    ]
+    return {
+        f"payment_callback/{name}.json": _callback(f"payment_callback/{name}", event_type, build(), offset)
+        for offset, (name, event_type, build) in enumerate(cases)
+    }
+
+
+def build_samples() -> dict[str, dict[str, Any]]:
+    """Every sample this script owns, by path relative to ``events/``."""
+    return {**order_samples(), **checkout_samples(), **payment_callback_samples()}
+
+
+def render(event: dict[str, Any]) -> str:
+    return json.dumps(event, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_samples(root: Path = EVENTS_DIR) -> list[Path]:
+    written = []
+    for rel, event in build_samples().items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render(event), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale_samples(root: Path = EVENTS_DIR) -> list[str]:
+    """Samples whose file is missing or differs from what ``write_samples`` would write."""
+    stale = []
+    for rel, event in build_samples().items():
+        path = root / rel
+        if not path.is_file() or path.read_text(encoding="utf-8") != render(event):
+            stale.append(rel)
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devstack.make_sample_events", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--check", action="store_true", help="only report samples that differ; exit 1 if any")
+    parser.add_argument(
+        "--out", type=Path, default=EVENTS_DIR, help="events directory (default: %(default)s)"
+    )
+    args = parser.parse_args(argv)
+    if args.check:
+        stale = stale_samples(args.out)
+        for rel in stale:
+            print(f"stale: events/{rel}", file=sys.stderr)
+        return 1 if stale else 0
+    for path in write_samples(args.out):
+        print(path.relative_to(args.out.parent) if args.out.parent in path.parents else path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

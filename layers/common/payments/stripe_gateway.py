@@ -1,0 +1,193 @@
+"""The Stripe adapter: the only module that calls Stripe's API.
+
+- One ``StripeClient``, created on first use with the key from the settings (``STRIPE_API_BASE`` points
+  it at a local emulator). The ``stripe`` package is imported only then, so a function that never calls
+  Stripe does not pay for it.
+- Every create call carries an idempotency key derived from our own record id, so a retry (ours, the
+  SDK's, or a client's) can never make a second object.
+- Answers come back as small frozen dataclasses; Stripe's failures come back as ``payments.errors``
+  (503 unreachable or rate-limited, 502 broken, 422 refused, ``StripeResourceMissing`` for an unknown id).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from payments.config import get_settings
+from payments.errors import NotFound, Unprocessable, UpstreamError, UpstreamUnavailable
+from payments.observability import logger
+
+if TYPE_CHECKING:
+    import stripe
+
+
+class StripeResourceMissing(NotFound):
+    code = "stripe_resource_missing"
+
+    def __init__(self, message: str, *, param: str | None):
+        super().__init__(message)
+        self.param = param
+
+
+class StripeRejected(Unprocessable):
+    """Stripe refused the request as invalid (e.g. an amount below its minimum for the currency)."""
+
+    code = "stripe_rejected"
+
+
+@dataclass(frozen=True)
+class PaymentIntentRef:
+    id: str
+    status: str
+    client_secret: str | None
+    amount: int
+    currency: str
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in ("canceled", "succeeded")
+
+
+@dataclass(frozen=True)
+class CheckoutSessionRef:
+    id: str
+    status: str | None  # open | complete | expired
+    url: str | None
+    payment_intent_id: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
+class PriceRef:
+    id: str
+    currency: str
+    unit_amount: int | None
+    recurring: bool
+    active: bool
+
+
+@functools.cache
+def client() -> stripe.StripeClient:
+    import stripe
+
+    settings = get_settings()
+    return stripe.StripeClient(
+        settings.stripe_secret_key(),
+        base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
+        max_network_retries=settings.stripe_max_network_retries,
+        http_client=stripe.RequestsClient(timeout=settings.stripe_timeout_seconds),
+    )
+
+
+def reset() -> None:
+    client.cache_clear()
+
+
+@contextmanager
+def stripe_errors(action: str) -> Iterator[None]:
+    """Stripe's exceptions, as the product's errors. Messages never carry a key."""
+    import stripe
+
+    try:
+        yield
+    except (stripe.APIConnectionError, stripe.RateLimitError) as error:
+        logger.warning("Stripe unavailable", extra={"action": action, "stripe_error": type(error).__name__})
+        code = "stripe_rate_limited" if isinstance(error, stripe.RateLimitError) else "stripe_unavailable"
+        raise UpstreamUnavailable("the payment provider is unavailable; try again shortly", code=code,
+                                  headers={"Retry-After": "2"}) from error
+    except stripe.InvalidRequestError as error:
+        if error.code == "resource_missing":
+            raise StripeResourceMissing(error.user_message or "not found at Stripe", param=error.param) from error
+        logger.warning("Stripe refused a request",
+                       extra={"action": action, "stripe_code": error.code, "param": error.param})
+        raise StripeRejected(error.user_message or "the payment provider refused the request") from error
+    except (stripe.AuthenticationError, stripe.PermissionError) as error:
+        logger.error("Stripe rejected our credentials", extra={"action": action})
+        raise UpstreamError("the payment provider is misconfigured", code="stripe_misconfigured") from error
+    except stripe.StripeError as error:
+        logger.warning("Stripe failed", extra={"action": action, "stripe_error": type(error).__name__,
+                                                "http_status": error.http_status})
+        raise UpstreamError("the payment provider failed; try again shortly") from error
+
+
+def _intent(obj: stripe.PaymentIntent) -> PaymentIntentRef:
+    return PaymentIntentRef(id=obj.id, status=obj.status, client_secret=obj.client_secret,
+                            amount=obj.amount, currency=obj.currency)
+
+
+def _session(obj: stripe.checkout.Session) -> CheckoutSessionRef:
+    pi = obj.payment_intent
+    return CheckoutSessionRef(id=obj.id, status=obj.status, url=obj.url,
+                              payment_intent_id=pi if isinstance(pi, str) or pi is None else pi.id)
+
+
+def create_payment_intent(*, payment_id: str, order_id: str, user_id: str, amount: int, currency: str,
+                          description: str) -> PaymentIntentRef:
+    params: stripe.params.PaymentIntentCreateParams = {
+        "amount": amount,
+        "currency": currency,
+        "automatic_payment_methods": {"enabled": True},
+        "metadata": {"orderId": order_id, "paymentId": payment_id, "userId": user_id},
+    }
+    if description:
+        params["description"] = description[:1000]
+    with stripe_errors("payment_intents.create"):
+        intent = client().v1.payment_intents.create(params, {"idempotency_key": f"{payment_id}:create"})
+    return _intent(intent)
+
+
+def retrieve_payment_intent(intent_id: str) -> PaymentIntentRef:
+    with stripe_errors("payment_intents.retrieve"):
+        return _intent(client().v1.payment_intents.retrieve(intent_id))
+
+
+def cancel_payment_intent(intent_id: str, *, payment_id: str) -> PaymentIntentRef:
+    with stripe_errors("payment_intents.cancel"):
+        intent = client().v1.payment_intents.cancel(intent_id, {}, {"idempotency_key": f"{payment_id}:cancel"})
+    return _intent(intent)
+
+
+def create_checkout_session(*, payment_id: str, order_id: str, user_id: str, amount: int, currency: str,
+                            description: str, success_url: str, cancel_url: str) -> CheckoutSessionRef:
+    metadata = {"orderId": order_id, "paymentId": payment_id, "userId": user_id}
+    params: stripe.params.checkout.SessionCreateParams = {
+        "mode": "payment",
+        "client_reference_id": order_id,
+        "line_items": [{
+            "quantity": 1,
+            "price_data": {"currency": currency, "unit_amount": amount,
+                           "product_data": {"name": (description or f"Order {order_id}")[:250]}},
+        }],
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata},
+    }
+    with stripe_errors("checkout.sessions.create"):
+        session = client().v1.checkout.sessions.create(params, {"idempotency_key": f"{payment_id}:create"})
+    return _session(session)
+
+
+def retrieve_checkout_session(session_id: str) -> CheckoutSessionRef:
+    with stripe_errors("checkout.sessions.retrieve"):
+        return _session(client().v1.checkout.sessions.retrieve(session_id))
+
+
+def expire_checkout_session(session_id: str, *, payment_id: str) -> CheckoutSessionRef:
+    with stripe_errors("checkout.sessions.expire"):
+        session = client().v1.checkout.sessions.expire(session_id, {}, {"idempotency_key": f"{payment_id}:expire"})
+    return _session(session)
+
+
+def retrieve_price(price_id: str) -> PriceRef:
+    with stripe_errors("prices.retrieve"):
+        price = client().v1.prices.retrieve(price_id)
+    return PriceRef(id=price.id, currency=price.currency, unit_amount=price.unit_amount,
+                    recurring=price.recurring is not None, active=bool(price.active))

@@ -1,0 +1,86 @@
+"""Shared fixtures: AWS through moto (tables built from template.yaml), handlers loaded by function name,
+the Stripe emulator as a real process, and a counter of DynamoDB calls."""
+
+from __future__ import annotations
+
+import os
+
+# Settings every test starts from; set before any handler module is imported.
+os.environ.update({
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "POWERTOOLS_SERVICE_NAME": "payments-tests",
+    "POWERTOOLS_METRICS_NAMESPACE": "PaymentsTests",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "STRIPE_PUBLISHABLE_KEY": "pk_test_local",
+    "STRIPE_SECRET_KEY": "sk_test_local",
+    "STRIPE_WEBHOOK_SECRET": "whsec_local_payment",
+})
+os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from collections.abc import Iterator  # noqa: E402
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from devstack.template import create_tables  # noqa: E402
+from tests.support import reset_clients  # noqa: E402
+from tests.support.calls import DynamoDBCalls  # noqa: E402
+from tests.support.handlers import load_handler  # noqa: E402
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """Moto's in-process AWS with every table of template.yaml, fresh for each test."""
+    with mock_aws():
+        reset_clients()
+        create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+        yield
+    reset_clients()
+
+
+@pytest.fixture
+def ddb_calls() -> Iterator[DynamoDBCalls]:
+    with DynamoDBCalls() as calls:
+        yield calls
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator() -> Iterator[object]:
+    """localstripe with the project's extensions, as a real process on a free loopback port."""
+    from devstack.stripe_emulator import StripeEmulator
+
+    with StripeEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def stripe_env(stripe_emulator, monkeypatch) -> Iterator[object]:
+    """Point the product at the emulator, with its data wiped."""
+    stripe_emulator.reset()
+    monkeypatch.setenv("STRIPE_API_BASE", stripe_emulator.url)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", stripe_emulator.api_key)
+    reset_clients()
+    yield stripe_emulator
+    reset_clients()
+
+
+@pytest.fixture(scope="session")
+def orders_handler():
+    return load_handler("orders")
+
+
+@pytest.fixture(scope="session")
+def checkout_handler():
+    return load_handler("checkout")
+
+
+@pytest.fixture(scope="session")
+def payment_callback_handler():
+    return load_handler("payment_callback")

@@ -1,0 +1,415 @@
+"""The Stripe emulator (devstack.stripe_emulator): localstripe plus Prices, Checkout Sessions,
+the parameters we use, idempotency keys and signed webhooks, run as a real process."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+import stripe
+
+from devstack.stripe_emulator import StripeEmulator
+
+pytestmark = pytest.mark.emulator
+
+WEBHOOK_SECRET = "whsec_test_emulator"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[StripeEmulator]:
+    with StripeEmulator() as running:
+        yield running
+
+
+@pytest.fixture
+def client(emulator: StripeEmulator) -> stripe.StripeClient:
+    emulator.reset()
+    return emulator.client()
+
+
+def create_session(client: stripe.StripeClient, **overrides):
+    params = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "price_data": {"currency": "eur", "unit_amount": 1250, "product_data": {"name": "Mug"}},
+                "quantity": 2,
+            }
+        ],
+        "success_url": "https://shop.test/ok?session={CHECKOUT_SESSION_ID}",
+        "cancel_url": "https://shop.test/cancel",
+        "metadata": {"order_id": "ord_1"},
+        "payment_intent_data": {"metadata": {"order_id": "ord_1"}, "description": "Order ord_1"},
+        **overrides,
+    }
+    return client.v1.checkout.sessions.create(params)
+
+
+class WebhookReceiver:
+    """A tiny HTTP server on a free loopback port that keeps every (raw body, signature) it gets."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bytes, str]] = []
+        received = self.received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((body, self.headers["Stripe-Signature"]))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/stripe"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, type: str, object_id: str, timeout: float = 10) -> stripe.Event:
+        """Verify every delivery's signature; return the ``type`` event about ``object_id``.
+
+        Matching on the object matters: events of an earlier test can still arrive (localstripe
+        delivers about 1 s after the fact, to whichever endpoints are registered then).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            for body, signature in list(self.received):
+                event = stripe.Webhook.construct_event(body, signature, WEBHOOK_SECRET)
+                if event.type == type and event.data.object.id == object_id:
+                    return event
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {type} event for {object_id} within {timeout} s")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhooks(emulator: StripeEmulator) -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    emulator.register_webhook("test-endpoint", receiver.url, WEBHOOK_SECRET)
+    yield receiver
+    receiver.close()
+
+
+# Prices -------------------------------------------------------------------------------------
+
+
+def test_price_create_retrieve_and_list(client: stripe.StripeClient) -> None:
+    # Given a one-time price created with an inline product
+    price = client.v1.prices.create(
+        {"currency": "EUR", "unit_amount": 1500, "product_data": {"name": "T-shirt"}, "lookup_key": "tee"}
+    )
+
+    # When it is retrieved and listed
+    fetched = client.v1.prices.retrieve(price.id)
+    listed = client.v1.prices.list({"lookup_keys": ["tee"]})
+
+    # Then it has Stripe's shape and the product exists
+    assert price.id.startswith("price_")
+    assert fetched.to_dict() == price.to_dict()
+    assert (fetched.object, fetched.type, fetched.recurring) == ("price", "one_time", None)
+    assert (fetched.unit_amount, fetched.currency, fetched.active, fetched.livemode) == (
+        1500,
+        "eur",
+        True,
+        False,
+    )
+    assert client.v1.products.retrieve(fetched.product).name == "T-shirt"
+    assert [p.id for p in listed.data] == [price.id]
+
+
+def test_unknown_price_is_a_resource_missing_404(client: stripe.StripeClient) -> None:
+    # Given no price
+    # When an unknown id is retrieved
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.prices.retrieve("price_unknown")
+
+    # Then Stripe's error comes back
+    assert raised.value.http_status == 404
+    assert raised.value.code == "resource_missing"
+    assert raised.value.param == "price"
+
+
+def test_recurring_price_is_also_a_plan(client: stripe.StripeClient) -> None:
+    # Given an existing product
+    product = client.v1.products.create({"name": "Membership"})
+
+    # When a monthly price is created for it
+    price = client.v1.prices.create(
+        {"currency": "eur", "unit_amount": 900, "product": product.id, "recurring": {"interval": "month"}}
+    )
+
+    # Then it is recurring, and localstripe's subscriptions can use it as a plan of the same id
+    assert price.type == "recurring"
+    assert price.recurring.to_dict() == {
+        "interval": "month",
+        "interval_count": 1,
+        "usage_type": "licensed",
+        "trial_period_days": None,
+        "meter": None,
+    }
+    plan = client.v1.plans.retrieve(price.id)
+    assert (plan.amount, plan.interval, plan.product) == (900, "month", product.id)
+    assert [p.id for p in client.v1.prices.list({"type": "recurring"}).data] == [price.id]
+
+
+# Parameters localstripe rejected --------------------------------------------------------------
+
+
+def test_payment_intent_accepts_description_and_automatic_payment_methods(
+    client: stripe.StripeClient,
+) -> None:
+    # Given nothing
+    # When a PaymentIntent is created the way the backend does it
+    intent = client.v1.payment_intents.create(
+        {
+            "amount": 2500,
+            "currency": "eur",
+            "description": "Order ord_1",
+            "automatic_payment_methods": {"enabled": True},
+            "receipt_email": "buyer@example.com",
+            "statement_descriptor_suffix": "ORD1",
+            "metadata": {"order_id": "ord_1"},
+        }
+    )
+
+    # Then it is accepted and the description is echoed, also on retrieve
+    assert intent.status == "requires_payment_method"
+    assert intent.description == "Order ord_1"
+    assert intent.automatic_payment_methods.enabled is True
+    assert client.v1.payment_intents.retrieve(intent.id).description == "Order ord_1"
+
+
+def test_refund_accepts_reason_and_metadata(client: stripe.StripeClient) -> None:
+    # Given a paid PaymentIntent
+    intent = client.v1.payment_intents.create(
+        {"amount": 2500, "currency": "eur", "payment_method": "pm_card_visa", "confirm": True}
+    )
+
+    # When it is refunded with a reason
+    refund = client.v1.refunds.create(
+        {"payment_intent": intent.id, "reason": "requested_by_customer", "metadata": {"ticket": "T-1"}}
+    )
+
+    # Then the reason and metadata are stored
+    assert (refund.reason, refund.metadata.to_dict(), refund.amount) == (
+        "requested_by_customer",
+        {"ticket": "T-1"},
+        2500,
+    )
+
+
+# Idempotency keys ---------------------------------------------------------------------------
+
+
+def test_same_idempotency_key_replays_the_response(client: stripe.StripeClient) -> None:
+    # Given a PaymentIntent created with an idempotency key
+    params = {"amount": 1000, "currency": "eur"}
+    first = client.v1.payment_intents.create(params, {"idempotency_key": "order-1"})
+
+    # When the same request is sent again with the same key, and once with another key
+    replay = client.v1.payment_intents.create(params, {"idempotency_key": "order-1"})
+    other = client.v1.payment_intents.create(params, {"idempotency_key": "order-2"})
+
+    # Then the replay is the same object, marked as replayed; the other key made a new one
+    assert replay.id == first.id
+    assert replay.last_response.headers["Idempotent-Replayed"] == "true"
+    assert other.id != first.id
+    assert len(client.v1.payment_intents.list().data) == 2
+
+
+def test_idempotency_key_with_other_parameters_is_an_error(client: stripe.StripeClient) -> None:
+    # Given a request made with a key
+    client.v1.payment_intents.create({"amount": 1000, "currency": "eur"}, {"idempotency_key": "order-1"})
+
+    # When the key is reused with different parameters
+    with pytest.raises(stripe.IdempotencyError):
+        client.v1.payment_intents.create({"amount": 999, "currency": "eur"}, {"idempotency_key": "order-1"})
+
+    # Then nothing new was created
+    assert len(client.v1.payment_intents.list().data) == 1
+
+
+def test_reset_forgets_idempotency_keys(emulator: StripeEmulator, client: stripe.StripeClient) -> None:
+    # Given a request made with a key, then a data wipe
+    first = client.v1.customers.create({"email": "a@example.com"}, {"idempotency_key": "cus-1"})
+    emulator.reset()
+
+    # When the same request is sent again
+    again = client.v1.customers.create({"email": "a@example.com"}, {"idempotency_key": "cus-1"})
+
+    # Then it runs again
+    assert again.id != first.id
+
+
+# Checkout Sessions --------------------------------------------------------------------------
+
+
+def test_checkout_session_create(emulator: StripeEmulator, client: stripe.StripeClient) -> None:
+    # Given a price
+    price = client.v1.prices.create({"currency": "eur", "unit_amount": 1000, "product_data": {"name": "Pen"}})
+
+    # When a session is created with a price and an inline price_data line
+    session = create_session(
+        client,
+        line_items=[
+            {"price": price.id, "quantity": 1},
+            {
+                "price_data": {"currency": "eur", "unit_amount": 250, "product_data": {"name": "Wrap"}},
+                "quantity": 2,
+            },
+        ],
+        client_reference_id="cart-9",
+        customer_email="buyer@example.com",
+    )
+
+    # Then it is open and unpaid, totals the lines, and can be retrieved
+    assert session.id.startswith("cs_test_")
+    assert session.object == "checkout.session"
+    assert (session.status, session.payment_status, session.payment_intent) == ("open", "unpaid", None)
+    assert (session.amount_total, session.currency, session.mode) == (1500, "eur", "payment")
+    assert session.url == f"{emulator.url}/checkout/{session.id}"
+    assert session.expires_at > session.created
+    assert client.v1.checkout.sessions.retrieve(session.id).to_dict() == session.to_dict()
+
+
+def test_checkout_session_rejects_a_recurring_price(client: stripe.StripeClient) -> None:
+    # Given a recurring price
+    price = client.v1.prices.create(
+        {
+            "currency": "eur",
+            "unit_amount": 900,
+            "product_data": {"name": "Club"},
+            "recurring": {"interval": "year"},
+        }
+    )
+
+    # When it is used in a payment-mode session
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        create_session(client, line_items=[{"price": price.id, "quantity": 1}])
+
+    # Then Stripe's 400 names the line item
+    assert raised.value.http_status == 400
+    assert raised.value.param == "line_items[0][price]"
+
+
+def test_completing_a_checkout_session_pays_it(emulator: StripeEmulator, client: stripe.StripeClient) -> None:
+    # Given an open session
+    session = create_session(client)
+
+    # When the customer pays
+    emulator.complete_checkout_session(session.id)
+
+    # Then the session is paid through a PaymentIntent carrying payment_intent_data
+    paid = client.v1.checkout.sessions.retrieve(session.id)
+    assert (paid.status, paid.payment_status) == ("complete", "paid")
+    intent = client.v1.payment_intents.retrieve(paid.payment_intent)
+    assert intent.status == "succeeded"
+    assert (intent.amount, intent.currency) == (2500, "eur")
+    assert intent.metadata.to_dict() == {"order_id": "ord_1"}
+    assert intent.description == "Order ord_1"
+
+
+def test_declined_card_leaves_the_session_open(emulator: StripeEmulator, client: stripe.StripeClient) -> None:
+    # Given an open session
+    session = create_session(client)
+
+    # When the customer pays with a card that is declined
+    with pytest.raises(stripe.CardError) as raised:
+        emulator.complete_checkout_session(session.id, payment_method="pm_card_chargeCustomerFail")
+
+    # Then the card error comes back and the session is still open and unpaid
+    assert (raised.value.http_status, raised.value.code) == (402, "card_declined")
+    still_open = client.v1.checkout.sessions.retrieve(session.id)
+    assert (still_open.status, still_open.payment_status, still_open.payment_intent) == (
+        "open",
+        "unpaid",
+        None,
+    )
+
+
+def test_checkout_session_expire(client: stripe.StripeClient) -> None:
+    # Given an open session
+    session = create_session(client)
+
+    # When it is expired
+    expired = client.v1.checkout.sessions.expire(session.id)
+
+    # Then it is expired and can no longer be expired again
+    assert expired.status == "expired"
+    assert client.v1.checkout.sessions.retrieve(session.id).status == "expired"
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.checkout.sessions.expire(session.id)
+
+
+def test_checkout_page_pays_and_redirects_to_success_url(client: stripe.StripeClient) -> None:
+    # Given an open session and its hosted page, opened without any API key
+    session = create_session(client)
+    page = urllib.request.urlopen(session.url).read().decode()  # noqa: S310 - the emulator's http URL
+    assert '<span id="total">2500 EUR</span>' in page
+
+    # When the page's Pay button is pressed (the redirect is not followed)
+    class KeepRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(KeepRedirect)
+    with pytest.raises(urllib.error.HTTPError) as redirect:
+        opener.open(urllib.request.Request(session.url, data=b"payment_method=pm_card_visa"))  # noqa: S310
+
+    # Then the browser is sent to success_url with the session id filled in, and the session is paid
+    assert redirect.value.code == 303
+    assert redirect.value.headers["Location"] == f"https://shop.test/ok?session={session.id}"
+    assert client.v1.checkout.sessions.retrieve(session.id).payment_status == "paid"
+
+
+# Webhooks -----------------------------------------------------------------------------------
+
+
+def test_completed_checkout_sends_signed_webhooks(
+    emulator: StripeEmulator, client: stripe.StripeClient, webhooks: WebhookReceiver
+) -> None:
+    # Given a webhook endpoint and an open session
+    session = create_session(client)
+
+    # When the customer pays
+    emulator.complete_checkout_session(session.id)
+
+    # Then both events arrive, and their signatures verify with the endpoint's secret
+    completed = webhooks.wait_for("checkout.session.completed", session.id).data.object
+    succeeded = webhooks.wait_for("payment_intent.succeeded", completed.payment_intent).data.object
+    assert completed.payment_status == "paid"
+    assert succeeded.status == "succeeded"
+    assert succeeded.metadata.to_dict() == {"order_id": "ord_1"}
+
+
+def test_expired_checkout_sends_a_signed_webhook(client: stripe.StripeClient, webhooks: WebhookReceiver):
+    # Given a webhook endpoint and an open session
+    session = create_session(client)
+
+    # When the session is expired
+    client.v1.checkout.sessions.expire(session.id)
+
+    # Then checkout.session.expired arrives, signed
+    expired = webhooks.wait_for("checkout.session.expired", session.id).data.object
+    assert expired.status == "expired"
+
+
+def test_price_created_event_is_listed(client: stripe.StripeClient) -> None:
+    # Given nothing
+    # When a price is created
+    price = client.v1.prices.create({"currency": "eur", "unit_amount": 100, "product_data": {"name": "Pin"}})
+
+    # Then a price.created event is in the event list, like localstripe's own events
+    events = client.v1.events.list({"type": "price.created"}).data
+    assert [e.data.object.id for e in events] == [price.id]
