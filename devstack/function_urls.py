@@ -6,7 +6,6 @@ shape (base64 flag, lowercase headers, raw body) a Function URL gives them in AW
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ class FunctionUrlServer:
                 if handler is None:
                     status, headers, body = 404, {"content-type": "application/json"}, '{"message":"Not found"}'
                 else:
-                    event = function_url_event(base64.b64encode(raw).decode(), base64=True,
+                    event = function_url_event(raw, base64=True,
                                                headers=dict(self.headers.items()))
                     event["rawPath"] = event["requestContext"]["http"]["path"] = self.path
                     response = handler(event, LambdaContext(function_name=self.path.strip("/")))

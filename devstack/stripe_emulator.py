@@ -35,7 +35,10 @@ Extensions applied by :func:`install` (idempotent; call it before the server sta
 5. **Events** for the new objects go through localstripe's ``Event`` and ``schedule_webhook``,
    so they are listed by ``/v1/events`` and delivered to registered webhooks with the same
    signature (``stripe.Webhook.construct_event`` accepts them).
-6. **State file.** localstripe pickles its whole store to the hard-coded
+6. **Retrying a declined PaymentIntent.** As on Stripe, giving a declined PaymentIntent a new
+   ``payment_method`` makes it ``requires_confirmation`` again, and ``confirm(id,
+   payment_method=...)`` attaches and confirms in one call (localstripe answers 500 to both).
+7. **State file.** localstripe pickles its whole store to the hard-coded
    ``/tmp/localstripe.pickle`` after every write, shared by every instance on the machine. Here
    it goes to a private temporary directory (removed at exit) and is never loaded back: every
    emulator starts empty.
@@ -718,6 +721,33 @@ async def checkout_page_pay(request: web.Request) -> web.Response:
 # --------------------------------------------------------------------------------------------
 
 _installed = False
+
+
+def _payment_intent_retries() -> None:
+    """Extension 6. Must run before ``localstripe.server`` is imported (it binds the confirm route then)."""
+    from localstripe import resources
+
+    intent_cls = resources.PaymentIntent
+    original_update = intent_cls._api_update.__func__
+    original_confirm = intent_cls._api_confirm
+
+    def update(cls, id, **data):
+        obj = original_update(cls, id, **data)
+        charge = obj.latest_charge
+        if "payment_method" in data and charge is not None and charge.status == "failed":
+            obj.latest_charge = None  # the failed attempt stays a Charge; the intent awaits confirmation
+        return obj
+
+    def confirm(id, payment_method=None, **kwargs):
+        if payment_method is not None:
+            intent_cls._api_update(id, payment_method=payment_method)
+        return original_confirm(id, **kwargs)
+
+    intent_cls._api_update = classmethod(update)
+    resources.extra_apis[:] = [
+        (method, url, confirm if url == "/v1/payment_intents/{id}/confirm" else func)
+        for method, url, func in resources.extra_apis
+    ]
 READY_MESSAGE = "stripe emulator ready on"
 
 
@@ -742,6 +772,7 @@ def install() -> None:
     # Importing the server builds its app and routes from `resources.extra_apis`, once. So new
     # routes are added to the app directly, wrapped by the server's own `api_extra` exactly as
     # that import-time loop does (it parses form data, passes {id} and handles `expand`).
+    _payment_intent_retries()
     from localstripe import server
 
     _redirect_state_file()

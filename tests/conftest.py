@@ -84,3 +84,15 @@ def checkout_handler():
 @pytest.fixture(scope="session")
 def payment_callback_handler():
     return load_handler("payment_callback")
+
+
+@pytest.fixture
+def live(aws, stripe_env, payment_callback_handler):
+    """The product wired as in AWS: moto tables, the Stripe emulator, and the emulator's webhooks
+    delivered to the real payment callback through a loopback Function URL."""
+    from devstack.function_urls import FunctionUrlServer
+    from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
+
+    with FunctionUrlServer({"/payment": payment_callback_handler.lambda_handler}) as urls:
+        stripe_env.register_webhook("payment", urls.url("/payment"), LOCAL_WEBHOOK_SECRETS["payment"])
+        yield urls

@@ -100,7 +100,8 @@ class PaymentEventRule(EventRule):
             elif seen.status == "failed":
                 payment.failure_code = seen.failure_code
                 payment.failure_message = (seen.failure_message or "")[:500] or None
-            decision.after_commit.append(lambda: count(f"Payment{seen.status.capitalize()}"))
+            metric = f"Payment{seen.status.capitalize()}"
+            decision.after_commit.append(lambda: count(metric))
             if _apply_to_order(order, payment, seen, decision):
                 order.updated_at = now
                 decision.transaction.save(order)

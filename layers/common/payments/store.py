@@ -25,9 +25,6 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactGet, TransactWrite
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
 from payments.config import Settings, get_settings
 from payments.errors import UpstreamUnavailable
 from payments.models import (
@@ -38,6 +35,9 @@ from payments.models import (
     RecurringPaymentRecord,
     RefundRecord,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 M = TypeVar("M", bound=Model)
 Key = tuple[type[Model], str]

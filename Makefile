@@ -1,0 +1,126 @@
+# Developer and CI entry points. GNU make; every target sets up what it needs from a fresh clone.
+#
+#   make test      pytest (PYTEST_ARGS="-k refund -x" to narrow it)
+#   make lint      ruff + mypy (config in pyproject.toml)
+#   make template  cfn-lint, sam validate --lint, sam build (needs a Python 3.13 for the runtime)
+#   make demo      the local end-to-end demo (devstack.demo)
+#   make check     lint + template + test
+#   make clean     build output and tool caches; `make distclean` also removes the virtualenvs
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+MAKEFLAGS += --no-builtin-rules
+
+VENV     := .venv
+VENV_SAM := .venv-sam
+PY       := $(VENV)/bin/python
+SAM      := $(VENV_SAM)/bin/sam
+BUILD_DIR := .aws-sam/build
+
+PYTEST_ARGS ?=
+DEMO_ARGS   ?=
+
+# The interpreter the virtualenvs are made with: PYTHON if given, else the first python3 / python3.1x
+# on PATH that is 3.11 or newer. Expanded only inside the recipes that create a virtualenv.
+PYTHON ?= $(shell for p in python3 python3.11 python3.12 python3.13; do \
+	  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	  && { command -v $$p; break; }; done)
+
+# `sam build` for the python3.13 runtime needs a python3.13 on PATH. PYTHON313 may name one; otherwise the
+# newest pyenv 3.13.x (under $PYENV_ROOT, then ~/.pyenv), then a python3.13 already on PATH.
+PYENV_ROOT ?= $(HOME)/.pyenv
+PYTHON313 ?= $(shell { ls -d $(PYENV_ROOT)/versions/3.13.*/bin/python3.13 $(HOME)/.pyenv/versions/3.13.*/bin/python3.13 \
+	  2>/dev/null | sort -V | tail -n 1; command -v python3.13 2>/dev/null; } | head -n 1)
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: help venv sam-venv test lint ruff mypy template cfn-lint sam-validate sam-build demo check clean distclean
+
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+# ---------------------------------------------------------------- virtualenvs
+# The stamp records that requirements were installed; it is older than a requirements file when that
+# file changes, which installs again.
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
+	@py='$(PYTHON)'; if [ -z "$$py" ]; then \
+	  echo "error: no Python >= 3.11 found (tried python3, python3.11, python3.12, python3.13); set PYTHON=..." >&2; \
+	  exit 1; fi; \
+	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py ($$($$py --version))"; "$$py" -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --no-input -r requirements-dev.txt
+	@touch $@
+
+sam-venv: $(VENV_SAM)/.installed
+
+$(VENV_SAM)/.installed: requirements-sam.txt
+	@py='$(PYTHON)'; if [ -z "$$py" ]; then \
+	  echo "error: no Python >= 3.11 found (tried python3, python3.11, python3.12, python3.13); set PYTHON=..." >&2; \
+	  exit 1; fi; \
+	if [ ! -x $(VENV_SAM)/bin/python ]; then echo "creating $(VENV_SAM) with $$py"; "$$py" -m venv $(VENV_SAM); fi
+	$(VENV_SAM)/bin/python -m pip install --quiet --no-input -r requirements-sam.txt
+	@touch $@
+
+# ---------------------------------------------------------------- checks
+
+test: venv
+	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; \
+	exit $$rc
+
+# Both linters run, so one pass reports everything; the target fails if either found something.
+lint: venv
+	@rc=0; \
+	echo "ruff check ."; $(VENV)/bin/ruff check . || rc=1; \
+	echo "mypy"; $(VENV)/bin/mypy || rc=1; \
+	exit $$rc
+
+ruff: venv
+	$(VENV)/bin/ruff check .
+
+mypy: venv
+	$(VENV)/bin/mypy
+
+template: cfn-lint sam-validate sam-build
+
+cfn-lint: venv
+	$(VENV)/bin/cfn-lint template.yaml
+
+sam-validate: sam-venv
+	$(SAM) validate --lint --template-file template.yaml
+
+# The layer must come out with its requirements installed next to the payments package.
+sam-build: sam-venv
+	@if [ -z "$(PYTHON313)" ] || ! "$(PYTHON313)" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'; then \
+	  echo "error: sam build needs Python 3.13 for the python3.13 runtime, and none was found" >&2; \
+	  echo "       (looked in $(PYENV_ROOT)/versions/3.13.*, ~/.pyenv/versions/3.13.* and PATH)." >&2; \
+	  echo "       Install one (pyenv install 3.13) or point PYTHON313=/path/to/python3.13." >&2; \
+	  exit 1; fi
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM) build --template-file template.yaml --build-dir $(BUILD_DIR)
+	@for pkg in payments stripe aws_lambda_powertools pynamodb; do \
+	  if [ ! -d $(BUILD_DIR)/CommonLayer/python/$$pkg ]; then \
+	    echo "error: the built CommonLayer has no $$pkg (expected $(BUILD_DIR)/CommonLayer/python/$$pkg)" >&2; \
+	    exit 1; fi; done; \
+	echo "CommonLayer built with payments, stripe, aws_lambda_powertools, pynamodb"
+
+check: lint template test
+
+# ---------------------------------------------------------------- local stack
+
+demo: venv
+	$(PY) -m devstack.demo $(DEMO_ARGS)
+
+# ---------------------------------------------------------------- housekeeping
+
+clean:
+	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	find . \( -path ./$(VENV) -o -path ./$(VENV_SAM) -o -path ./.git \) -prune \
+	  -o -type d -name __pycache__ -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV) $(VENV_SAM)

@@ -1,0 +1,134 @@
+"""A one-time payment end to end: order, checkout, the client pays at the Stripe emulator, the signed
+webhook arrives at the payment callback, and the order reads paid."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.api import ALICE, call, get_order
+from tests.support.calls import SerializedRequests
+from tests.support.races import race
+
+pytestmark = pytest.mark.emulator
+
+
+def a_price(emulator, amount=1999, currency="usd"):
+    return emulator.client().v1.prices.create({"currency": currency, "unit_amount": amount,
+                                                "product_data": {"name": "T-shirt"}})
+
+
+def confirm(emulator, client_secret, payment_method):
+    """What the mobile app does with the client secret: attach a card and confirm."""
+    client = emulator.client()
+    intent_id = client_secret.split("_secret_")[0]
+    client.v1.payment_intents.update(intent_id, {"payment_method": payment_method})
+    try:
+        return client.v1.payment_intents.confirm(intent_id)
+    except Exception as error:  # a decline is an answer too
+        return error
+
+
+def wait_for_status(live, orders_handler, order_id, status):
+    def reached(_):
+        return get_order(orders_handler, order_id).body["status"] == status
+
+    assert live.wait_for(reached), f"order never became {status}: {get_order(orders_handler, order_id).body}"
+    return get_order(orders_handler, order_id).body
+
+
+def test_a_user_pays_an_order_with_a_test_card_and_it_reads_paid(live, stripe_env, orders_handler,
+                                                                  checkout_handler):
+    # Given a catalog order of two t-shirts priced at Stripe
+    price = a_price(stripe_env)
+    created = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": price.id, "quantity": 2}],
+                                                            "description": "Two t-shirts"})
+    assert created.status == 201
+    order = created.body
+    assert (order["amount"], order["currency"], order["status"], order["kind"]) == (3998, "usd", "pending", "one_time")
+    # When the owner checks out
+    checkout = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]})
+    assert checkout.status == 201, checkout.body
+    assert checkout.body["amount"] == 3998 and checkout.body["clientSecret"].startswith("pi_")
+    assert checkout.body["publishableKey"].startswith("pk_")
+    # And the app confirms the PaymentIntent with a test card
+    intent = confirm(stripe_env, checkout.body["clientSecret"], "pm_card_visa")
+    assert intent.status == "succeeded"
+    assert intent.metadata.to_dict() == {"orderId": order["orderId"], "paymentId": checkout.body["paymentId"],
+                                     "userId": ALICE}
+    # Then the signed payment_intent.succeeded arrives and the order reads paid
+    paid = wait_for_status(live, orders_handler, order["orderId"], "paid")
+    assert [(p["paymentId"], p["status"], p["amount"]) for p in paid["payments"]] == [
+        (checkout.body["paymentId"], "succeeded", 3998)]
+    assert paid["payments"][0]["stripePaymentIntentId"] == intent.id
+
+
+def test_a_declined_card_leaves_the_order_pending_and_a_retry_on_the_same_intent_pays_it(
+        live, stripe_env, orders_handler, checkout_handler):
+    price = a_price(stripe_env, amount=500)
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": price.id}]}).body
+    checkout = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}).body
+    # When the card is declined
+    confirm(stripe_env, checkout["clientSecret"], "pm_card_chargeCustomerFail")
+    assert live.wait_for(lambda _: get_order(orders_handler, order["orderId"]).body["payments"][0]["status"]
+                         == "failed")
+    failed = get_order(orders_handler, order["orderId"]).body
+    assert failed["status"] == "pending" and failed["payments"][0]["failureCode"]
+    # And the customer tries another card on the same PaymentIntent
+    assert confirm(stripe_env, checkout["clientSecret"], "pm_card_visa").status == "succeeded"
+    paid = wait_for_status(live, orders_handler, order["orderId"], "paid")
+    assert paid["payments"][0]["status"] == "succeeded"
+
+
+def test_web_checkout_session_pays_the_order(live, stripe_env, orders_handler, checkout_handler):
+    price = a_price(stripe_env, amount=2500, currency="eur")
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": price.id}]}).body
+    checkout = call(checkout_handler, "POST", "/checkout", body={
+        "orderId": order["orderId"], "mode": "checkout_session", "currency": "EUR", "amount": 2500,
+        "successUrl": "https://shop.example/ok", "cancelUrl": "https://shop.example/cancel"})
+    assert checkout.status == 201, checkout.body
+    assert checkout.body["checkoutUrl"].startswith(stripe_env.url) and checkout.body["clientSecret"] is None
+    # When the customer pays on the hosted page
+    session_id = checkout.body["checkoutUrl"].rstrip("/").rsplit("/", 1)[-1]
+    stripe_env.complete_checkout_session(session_id)
+    # Then the order reads paid
+    paid = wait_for_status(live, orders_handler, order["orderId"], "paid")
+    assert paid["payments"][0]["stripeCheckoutSessionId"] == session_id
+
+
+def test_asking_again_returns_the_same_open_payment_and_one_payment_intent(
+        live, stripe_env, orders_handler, checkout_handler):
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": a_price(stripe_env).id}]}).body
+    first = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}).body
+    second = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"], "amount": 1999}).body
+    assert second["paymentId"] == first["paymentId"] and second["clientSecret"] == first["clientSecret"]
+    assert len(get_order(orders_handler, order["orderId"]).body["payments"]) == 1
+    intents = stripe_env.client().v1.payment_intents.list().data
+    assert [i.id for i in intents if i.metadata and i.metadata.to_dict().get("orderId") == order["orderId"]] == [
+        first["clientSecret"].split("_secret_")[0]]
+
+
+def test_concurrent_checkouts_of_one_order_make_one_payment(live, stripe_env, orders_handler, checkout_handler):
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": a_price(stripe_env).id}]}).body
+    with SerializedRequests():
+        answers = race(6, lambda _: call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}))
+    assert {a.status for a in answers} == {201}
+    assert len({a.body["paymentId"] for a in answers}) == 1
+    assert len({a.body["clientSecret"] for a in answers}) == 1
+    assert len(get_order(orders_handler, order["orderId"]).body["payments"]) == 1
+
+
+def test_checking_out_again_after_a_decline_cancels_the_old_intent(live, stripe_env, orders_handler,
+                                                                   checkout_handler):
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": a_price(stripe_env).id}]}).body
+    first = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}).body
+    confirm(stripe_env, first["clientSecret"], "pm_card_chargeCustomerFail")
+    assert live.wait_for(lambda _: get_order(orders_handler, order["orderId"]).body["payments"][0]["status"]
+                         == "failed")
+    # When the user starts checkout again
+    second = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}).body
+    # Then a new payment is made, and the old PaymentIntent can no longer take money
+    assert second["paymentId"] != first["paymentId"]
+    old = stripe_env.client().v1.payment_intents.retrieve(first["clientSecret"].split("_secret_")[0])
+    assert old.status == "canceled"
+    statuses = {p["paymentId"]: p["status"] for p in get_order(orders_handler, order["orderId"]).body["payments"]}
+    assert statuses == {first["paymentId"]: "canceled", second["paymentId"]: "pending"}
