@@ -35,7 +35,7 @@ class FunctionUrlServer:
         server = self
 
         class RequestHandler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 handler = server.routes.get(self.path.split("?")[0])
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
                 if handler is None:
@@ -57,7 +57,7 @@ class FunctionUrlServer:
                     server.deliveries.append(Delivery(self.path, status, body))
                     server._changed.notify_all()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._http = ThreadingHTTPServer((host, port), RequestHandler)

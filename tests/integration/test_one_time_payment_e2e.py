@@ -131,4 +131,4 @@ def test_checking_out_again_after_a_decline_cancels_the_old_intent(live, stripe_
     old = stripe_env.client().v1.payment_intents.retrieve(first["clientSecret"].split("_secret_")[0])
     assert old.status == "canceled"
     statuses = {p["paymentId"]: p["status"] for p in get_order(orders_handler, order["orderId"]).body["payments"]}
-    assert statuses == {first["paymentId"]: "canceled", second["paymentId"]: "pending"}
+    assert statuses == {first["paymentId"]: "failed", second["paymentId"]: "pending"}

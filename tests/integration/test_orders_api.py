@@ -207,3 +207,19 @@ def test_catalog_mistakes_are_400(aws, stripe_env, orders_handler):
     for items, code in cases:
         answer = call(orders_handler, "POST", "/orders", body={"items": items})
         assert (answer.status, answer.error_code) == (400, code), items
+
+
+@pytest.mark.parametrize("raw", ["[" * 100_000, "\udcff"])
+def test_pathological_bodies_are_400_not_500(aws, orders_handler, raw):
+    event = http_api_event("POST", "/orders", claims=user_claims(ALICE), body="{}")
+    if raw == "\udcff":
+        event["body"], event["isBase64Encoded"] = base64.b64encode(b"\xff\xfe{").decode(), True
+    else:
+        event["body"] = raw
+    answer = invoke(orders_handler, event)
+    assert (answer.status, answer.error_code) == (400, "malformed_json")
+
+
+@pytest.mark.parametrize("limit", ["+5", " 5", "1_0", "5.0"])
+def test_limit_must_be_plain_digits(aws, orders_handler, limit):
+    assert call(orders_handler, "GET", "/orders", query={"limit": limit}).status == 400

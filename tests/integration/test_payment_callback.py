@@ -375,3 +375,26 @@ def test_base64_flag_with_invalid_base64_is_rejected(payment_callback_handler, p
     assert answer.status == 400
     assert base64  # imported for readers: the body above is not valid base64
     assert_nothing_written(order, payment)
+
+
+def test_a_deeply_nested_signed_body_is_400(payment_callback_handler, paid_event):
+    order, payment, _ = paid_event
+    body = b"[" * 100_000
+    answer = invoke(payment_callback_handler,
+                    function_url_event(body, headers={"stripe-signature": sign_payload(body, SECRET)}))
+    assert (answer.status, answer.error_code) == (400, "malformed_event")
+    assert_nothing_written(order, payment)
+
+
+def test_an_unexpected_fault_answers_500_never_an_exception(aws, payment_callback_handler, monkeypatch):
+    from payments import payment_events
+
+    order, payment = given_order_with_payment()
+
+    def broken(*args):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(payment_events.PaymentEventRule, "decide", broken)
+    answer = deliver(payment_callback_handler, intent_event("payment_intent.succeeded", order, payment))
+    assert (answer.status, answer.error_code) == (500, "internal_error")
+    assert ledger_entries() == []

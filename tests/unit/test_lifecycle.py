@@ -8,7 +8,7 @@ from payments.lifecycle import order_may_move, payment_may_move
 @pytest.mark.parametrize(("current", "new", "allowed"), [
     ("pending", "succeeded", True), ("pending", "failed", True), ("failed", "succeeded", True),
     ("succeeded", "failed", False), ("succeeded", "canceled", False), ("canceled", "succeeded", False),
-    ("failed", "pending", False), ("succeeded", "succeeded", False)])
+    ("failed", "pending", False), ("failed", "canceled", False), ("succeeded", "succeeded", False)])
 def test_payment_moves(current, new, allowed):
     assert payment_may_move(current, new) is allowed
 

@@ -93,10 +93,10 @@ def start_checkout(caller: Caller, request: CheckoutRequest) -> dict[str, Any]:
         order.payment_ids = [*(order.payment_ids or []), payment.payment_id]
         order.updated_at = payment.created_at
         transaction.save(order)
-        if previous is not None and previous.status in ("pending", "failed"):
+        if previous is not None and previous.status == "pending":
             transaction.update(previous, [PaymentRecord.status.set("canceled"),
                                           PaymentRecord.updated_at.set(payment.created_at)],
-                               condition=PaymentRecord.status.is_in("pending", "failed"))
+                               condition=PaymentRecord.status == "pending")
         try:
             transaction.commit()
         except store.WriteConflict:
@@ -156,7 +156,9 @@ def _release_failed(order: OrderRecord, payment: PaymentRecord, error: ApiError)
         store.Transaction().update(
             payment,
             [PaymentRecord.status.set("failed"), PaymentRecord.failure_code.set(error.code),
-             PaymentRecord.failure_message.set(error.message), PaymentRecord.updated_at.set(now)],
+             PaymentRecord.failure_message.set(error.message if error.status < 500 else "the payment provider "
+                                               "could not be used; nothing was charged"),
+             PaymentRecord.updated_at.set(now)],
             condition=PaymentRecord.status == "pending",
         ).update(
             order, [OrderRecord.open_payment_id.remove(), OrderRecord.updated_at.set(now)],
@@ -174,6 +176,14 @@ def _resume(order: OrderRecord, payment: PaymentRecord) -> dict[str, Any] | None
         # Its creator is still talking to Stripe, or crashed before recording the answer: the same
         # idempotency key gives back the same Stripe object either way.
         return _create_at_stripe(order, payment)
+    try:
+        return _resume_open(payment)
+    except stripe_gateway.StripeResourceMissing:
+        logger.warning("an open payment's Stripe object is gone", extra={"payment_id": payment.payment_id})
+        return None
+
+
+def _resume_open(payment: PaymentRecord) -> dict[str, Any] | None:
     if payment.mode == "checkout_session":
         session = stripe_gateway.retrieve_checkout_session(payment.stripe_checkout_session_id or "")
         if session.status == "complete":
@@ -207,7 +217,7 @@ def _cancel_at_stripe(payment: PaymentRecord) -> None:
                                code="payment_processing")
             if intent.is_open:
                 stripe_gateway.cancel_payment_intent(intent.id, payment_id=payment.payment_id)
-    except stripe_gateway.StripeRejected:
+    except (stripe_gateway.StripeRejected, stripe_gateway.StripeResourceMissing):
         logger.warning("could not cancel a replaced payment at Stripe", extra={"payment_id": payment.payment_id})
 
 

@@ -13,9 +13,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
-from payments.errors import ApiError, BadRequest, TransientFailure, UpstreamUnavailable
+from payments.errors import ApiError, BadRequest, ConfigurationError, TransientFailure, UpstreamUnavailable
 from payments.identity import Caller, caller_from_claims
 from payments.observability import logger
+
+
+PUBLIC_MESSAGES = {"configuration_error": "the service is misconfigured; the operator has been alerted"}
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -32,6 +35,9 @@ def create_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(ApiError)
     def handle_api_error(error: ApiError) -> Response:
+        if isinstance(error, ConfigurationError):
+            logger.error("misconfigured", extra={"detail": error.message})
+            return error_response(500, error.code, PUBLIC_MESSAGES[error.code])
         if error.status >= 500:
             logger.warning("request failed", extra={"code": error.code, "status": error.status})
         return error_response(error.status, error.code, error.message, error.headers)
@@ -63,14 +69,17 @@ def current_caller(app: APIGatewayHttpResolver) -> Caller:
 
 def json_body(app: APIGatewayHttpResolver, *, required: bool = True) -> dict[str, Any]:
     """The request body as a JSON object, or a 400 saying what is wrong with it."""
-    raw = app.current_event.decoded_body
+    try:
+        raw = app.current_event.decoded_body
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("the request body is not UTF-8 JSON", code="malformed_json") from None
     if raw is None or not raw.strip():
         if required:
             raise BadRequest("the request body must be a JSON object", code="missing_body")
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadRequest("the request body is not valid JSON", code="malformed_json") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object", code="malformed_json")

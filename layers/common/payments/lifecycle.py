@@ -1,7 +1,8 @@
 """Which way state may move. Everything that changes a status asks here first, so state only moves forward.
 
 A payment that Stripe reports failed can still succeed later (the customer retries on the same
-PaymentIntent), so ``failed`` is not final; ``succeeded`` and ``canceled`` are. An order is paid (or
+PaymentIntent), so ``failed`` is not final; ``succeeded`` and ``canceled`` are. A failed payment whose
+PaymentIntent is later canceled stays ``failed``: the failure is what happened to it. An order is paid (or
 flagged ``amount_mismatch``) once, then may only move towards refunded.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 PAYMENT_MOVES: dict[str, frozenset[str]] = {
     "pending": frozenset({"succeeded", "failed", "canceled"}),
-    "failed": frozenset({"succeeded", "canceled"}),
+    "failed": frozenset({"succeeded"}),  # a failed payment keeps its failure on record
     "succeeded": frozenset(),
     "canceled": frozenset(),
 }

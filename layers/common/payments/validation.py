@@ -70,10 +70,9 @@ def url(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
 def query_limit(raw: str | None, *, default: int = 20, maximum: int = 100) -> int:
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidField("limit", f"must be an integer from 1 to {maximum}") from None
+    if not raw.isdigit() or not raw.isascii():
+        raise InvalidField("limit", f"must be an integer from 1 to {maximum}")
+    value = int(raw)
     if not 1 <= value <= maximum:
         raise InvalidField("limit", f"must be an integer from 1 to {maximum}")
     return value

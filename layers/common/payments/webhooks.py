@@ -109,7 +109,7 @@ def verify(lambda_event: Mapping[str, Any], secret: str) -> StripeEvent:
         raise WebhookRejected("the Stripe signature does not verify", code="invalid_signature") from None
     try:
         payload = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise WebhookRejected("the body is not JSON", code="malformed_event") from None
     return StripeEvent.from_payload(payload)
 
@@ -131,6 +131,9 @@ class WebhookEndpoint:
         except ConfigurationError as error:
             logger.error("webhook endpoint misconfigured", extra={"detail": error.message})
             return _response(500, {"error": {"code": error.code, "message": "the endpoint is misconfigured"}})
+        except UpstreamUnavailable as error:
+            logger.warning("webhook secret unavailable; Stripe will retry", extra={"detail": error.message})
+            return _response(500, {"error": {"code": "try_again", "message": "a transient fault; retry later"}})
         logger.set_correlation_id(event.id)
         logger.append_keys(stripe_event_type=event.type, endpoint=self.name)
         try:
@@ -138,6 +141,12 @@ class WebhookEndpoint:
         except (TransientFailure, UpstreamUnavailable) as error:
             logger.warning("webhook not applied; Stripe will retry", extra={"detail": str(error)})
             return _response(500, {"error": {"code": "try_again", "message": "a transient fault; retry later"}})
+        except Exception:
+            # Not known to be transient, but answering 500 keeps the event: Stripe retries for 3 days,
+            # and the failure is in the logs (with the event id) for the fix.
+            logger.exception("webhook failed unexpectedly")
+            count("WebhookFailed")
+            return _response(500, {"error": {"code": "internal_error", "message": "the event was not applied"}})
         logger.info("webhook handled", extra={"result": result})
         if result == "duplicate":
             count("WebhookDuplicate")
