@@ -23,10 +23,11 @@ PYTEST_ARGS ?=
 DEMO_ARGS   ?=
 
 # The interpreter the virtualenvs are made with: PYTHON if given, else the first python3 / python3.1x
-# on PATH that is 3.11 or newer. Expanded only inside the recipes that create a virtualenv.
+# on PATH that is 3.11 or newer (resolved through pyenv shims to the real interpreter). Expanded only
+# inside the recipes that create a virtualenv.
 PYTHON ?= $(shell for p in python3 python3.11 python3.12 python3.13; do \
 	  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
-	  && { command -v $$p; break; }; done)
+	  && { $$p -c 'import sys; print(sys.executable)'; break; }; done)
 
 # `sam build` for the python3.13 runtime needs a python3.13 on PATH. PYTHON313 may name one; otherwise the
 # newest pyenv 3.13.x (under $PYENV_ROOT, then ~/.pyenv), then a python3.13 already on PATH.

@@ -223,14 +223,15 @@ def _checkout_session(status: str, payment_status: str, **overrides: Any) -> dic
     return stripe_object("checkout.session", **fields)
 
 
-def _callback(name: str, event_type: str, obj: dict[str, Any], offset: int) -> dict[str, Any]:
+def _callback(name: str, event_type: str, obj: dict[str, Any], offset: int, endpoint: str = "payment"
+              ) -> dict[str, Any]:
     created = SAMPLE_EPOCH + offset
     event = stripe_event(
         event_type, obj, event_id=_event_id(name), created=created, api_version=SAMPLE_API_VERSION
     )
     return signed_webhook_event(
         event,
-        LOCAL_WEBHOOK_SECRETS["payment"],
+        LOCAL_WEBHOOK_SECRETS[endpoint],
         timestamp=created + 1,
         request_id=_lambda_request_id(name),
     )
@@ -301,9 +302,57 @@ def payment_callback_samples() -> dict[str, dict[str, Any]]:
     }
 
 
+REFUND_ID = "ref_01JEXAMPLE00000000000000"
+STRIPE_REFUND_ID = "re_3QEXAMPLE0000000000000001"
+REFUND_METADATA = {"refundId": REFUND_ID, "paymentId": PAYMENT_ID, "orderId": ORDER_ID}
+
+
+def refund_samples() -> dict[str, dict[str, Any]]:
+    return {
+        "refund/partial_refund.json": _http(
+            "refund/partial_refund", "POST", "/refunds", _ada(),
+            body={"paymentId": PAYMENT_ID, "refundAmount": 500, "reason": "requested_by_customer"},
+        ),
+        "refund/full_remainder.json": _http(
+            "refund/full_remainder", "POST", "/refunds", _ada(), body={"paymentId": PAYMENT_ID},
+        ),
+    }
+
+
+def _refund(status: str, **overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "id": STRIPE_REFUND_ID, "amount": 500, "charge": CHARGE_ID, "created": SAMPLE_EPOCH, "currency": CURRENCY,
+        "metadata": dict(REFUND_METADATA), "payment_intent": PAYMENT_INTENT_ID, "reason": "requested_by_customer",
+        "status": status, "failure_reason": None,
+    }
+    fields.update(overrides)
+    return stripe_object("refund", **fields)
+
+
+def refund_callback_samples() -> dict[str, dict[str, Any]]:
+    dashboard = _refund("succeeded", id="re_3QEXAMPLE0000000000000002", amount=700, metadata={}, reason=None)
+    charge = stripe_object(
+        "charge", id=CHARGE_ID, amount=AMOUNT, amount_captured=AMOUNT, amount_refunded=700, currency=CURRENCY,
+        payment_intent=PAYMENT_INTENT_ID, refunded=False, metadata=dict(PAYMENT_METADATA),
+        refunds={"object": "list", "data": [dashboard], "has_more": False,
+                 "url": f"/v1/charges/{CHARGE_ID}/refunds"},
+    )
+    cases: list[tuple[str, str, dict[str, Any]]] = [
+        ("refund_created", "refund.created", _refund("pending")),
+        ("refund_updated", "refund.updated", _refund("succeeded")),
+        ("refund_failed", "refund.failed", _refund("failed", failure_reason="expired_or_canceled_card")),
+        ("charge_refunded", "charge.refunded", charge),
+    ]
+    return {
+        f"refund_callback/{name}.json": _callback(f"refund_callback/{name}", event_type, obj, offset, "refund")
+        for offset, (name, event_type, obj) in enumerate(cases)
+    }
+
+
 def build_samples() -> dict[str, dict[str, Any]]:
     """Every sample this script owns, by path relative to ``events/``."""
-    return {**order_samples(), **checkout_samples(), **payment_callback_samples()}
+    return {**order_samples(), **checkout_samples(), **payment_callback_samples(), **refund_samples(),
+            **refund_callback_samples()}
 
 
 def render(event: dict[str, Any]) -> str:

@@ -38,7 +38,10 @@ Extensions applied by :func:`install` (idempotent; call it before the server sta
 6. **Retrying a declined PaymentIntent.** As on Stripe, giving a declined PaymentIntent a new
    ``payment_method`` makes it ``requires_confirmation`` again, and ``confirm(id,
    payment_method=...)`` attaches and confirms in one call (localstripe answers 500 to both).
-7. **State file.** localstripe pickles its whole store to the hard-coded
+7. **Refund events.** localstripe sends none; a refund here (by the API or "in the Dashboard", which is
+   the same call without our metadata) sends ``refund.created`` and ``charge.refunded`` (the charge with
+   its refunds listed), as Stripe does, and carries the ``payment_intent`` of its charge.
+8. **State file.** localstripe pickles its whole store to the hard-coded
    ``/tmp/localstripe.pickle`` after every write, shared by every instance on the machine. Here
    it goes to a private temporary directory (removed at exit) and is never loaded back: every
    emulator starts empty.
@@ -764,6 +767,23 @@ def _redirect_state_file() -> None:
     resources.Store.try_load_from_disk = lambda self: None
 
 
+def _refund_events() -> None:
+    """Extension 7."""
+    from localstripe import resources
+
+    original_init = resources.Refund.__init__
+
+    def init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        charge = resources.Charge._api_retrieve(self.charge)
+        if self.payment_intent is None:
+            self.payment_intent = getattr(charge, "payment_intent", None)
+        schedule_webhook(Event("refund.created", self))
+        schedule_webhook(Event("charge.refunded", charge))
+
+    resources.Refund.__init__ = init
+
+
 def install() -> None:
     """Apply every extension to localstripe in this process. Idempotent; call before serving."""
     global _installed
@@ -773,6 +793,7 @@ def install() -> None:
     # routes are added to the app directly, wrapped by the server's own `api_extra` exactly as
     # that import-time loop does (it parses form data, passes {id} and handles `expand`).
     _payment_intent_retries()
+    _refund_events()
     from localstripe import server
 
     _redirect_state_file()

@@ -19,6 +19,7 @@ os.environ.update({
     "STRIPE_PUBLISHABLE_KEY": "pk_test_local",
     "STRIPE_SECRET_KEY": "sk_test_local",
     "STRIPE_WEBHOOK_SECRET": "whsec_local_payment",
+    "STRIPE_WEBHOOK_SECRET_REFUND": "whsec_local_refund",
 })
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -86,13 +87,31 @@ def payment_callback_handler():
     return load_handler("payment_callback")
 
 
+@pytest.fixture(scope="session")
+def refund_handler():
+    return load_handler("refund")
+
+
+@pytest.fixture(scope="session")
+def refund_callback_handler():
+    return load_handler("refund_callback")
+
+
+PAYMENT_EVENTS = ["payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled",
+                  "checkout.session.completed", "checkout.session.async_payment_succeeded",
+                  "checkout.session.async_payment_failed", "checkout.session.expired"]
+REFUND_EVENTS = ["refund.created", "refund.updated", "refund.failed", "charge.refunded"]
+
+
 @pytest.fixture
-def live(aws, stripe_env, payment_callback_handler):
+def live(aws, stripe_env, payment_callback_handler, refund_callback_handler):
     """The product wired as in AWS: moto tables, the Stripe emulator, and the emulator's webhooks
-    delivered to the real payment callback through a loopback Function URL."""
+    delivered to the real callbacks through loopback Function URLs, each endpoint with its own secret."""
     from devstack.function_urls import FunctionUrlServer
     from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
 
-    with FunctionUrlServer({"/payment": payment_callback_handler.lambda_handler}) as urls:
-        stripe_env.register_webhook("payment", urls.url("/payment"), LOCAL_WEBHOOK_SECRETS["payment"])
+    routes = {"/payment": payment_callback_handler.lambda_handler, "/refund": refund_callback_handler.lambda_handler}
+    with FunctionUrlServer(routes) as urls:
+        stripe_env.register_webhook("payment", urls.url("/payment"), LOCAL_WEBHOOK_SECRETS["payment"], PAYMENT_EVENTS)
+        stripe_env.register_webhook("refund", urls.url("/refund"), LOCAL_WEBHOOK_SECRETS["refund"], REFUND_EVENTS)
         yield urls

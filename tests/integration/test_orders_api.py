@@ -11,7 +11,6 @@ from devstack.lambda_events import http_api_event, load_event, user_claims
 from tests.support.api import ADMIN, ALICE, BOB, admin_order, call, get_order
 from tests.support.invoke import invoke
 
-
 # --- admins bill users -------------------------------------------------------------------------------------
 
 

@@ -113,14 +113,14 @@ def test_a_signed_body_that_is_not_a_stripe_event_is_rejected(payment_callback_h
 
 
 def test_a_base64_body_with_a_good_signature_is_accepted(payment_callback_handler, paid_event):
-    order, payment, event = paid_event
+    order, _, event = paid_event
     answer = deliver(payment_callback_handler, event, base64=True)
     assert answer.status == 200 and answer.body == {"received": True, "result": "processed"}
     assert reload(order).status == "paid"
 
 
 def test_a_mixed_case_signature_header_is_accepted(payment_callback_handler, paid_event):
-    order, payment, event = paid_event
+    _, _, event = paid_event
     raw = encode_event(event)
     delivery = function_url_event(raw)
     delivery["headers"]["Stripe-Signature"] = sign_payload(raw, SECRET)

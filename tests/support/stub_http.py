@@ -36,7 +36,7 @@ class FixedAnswerServer:
 
     @property
     def url(self) -> str:
-        return "http://127.0.0.1:%d" % self._http.server_address[1]
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
 
     def __enter__(self) -> FixedAnswerServer:
         self._thread.start()

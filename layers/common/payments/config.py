@@ -3,7 +3,8 @@
 Table names come from the template (``ORDERS_TABLE_NAME`` ...); outside AWS they default to the
 tables' logical ids, which is what the tests and the local stack create. Stripe credentials are read
 only when first needed: an environment variable that is set wins (``STRIPE_SECRET_KEY``,
-``STRIPE_PUBLISHABLE_KEY``, ``STRIPE_WEBHOOK_SECRET``); otherwise they come from the one Secrets
+``STRIPE_PUBLISHABLE_KEY``, ``STRIPE_WEBHOOK_SECRET``, or ``STRIPE_WEBHOOK_SECRET_<ENDPOINT>`` first);
+otherwise they come from the one Secrets
 Manager secret named by ``STRIPE_SECRET_ARN``, fetched once through Powertools' parameters utility and
 cached for the container's life. No value read here is ever logged.
 """
@@ -94,7 +95,11 @@ class Settings:
     def stripe_webhook_secret(self, endpoint: str) -> str:
         if endpoint not in WEBHOOK_ENDPOINTS:
             raise ConfigurationError(f"unknown webhook endpoint '{endpoint}'")
-        return self._credential("STRIPE_WEBHOOK_SECRET", ("webhookSecrets", endpoint), ("whsec_",))
+        # STRIPE_WEBHOOK_SECRET_<ENDPOINT> lets several callbacks share one process (the local stack, tests)
+        # while each still accepts only its own endpoint's signatures.
+        specific = f"STRIPE_WEBHOOK_SECRET_{endpoint.upper()}"
+        name = specific if self.environ.get(specific, "").strip() else "STRIPE_WEBHOOK_SECRET"
+        return self._credential(name, ("webhookSecrets", endpoint), ("whsec_",))
 
     def _credential(self, env_name: str, path: tuple[str, ...], prefixes: tuple[str, ...]) -> str:
         value: Any = self.environ.get(env_name, "").strip() or None

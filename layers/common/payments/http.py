@@ -17,7 +17,6 @@ from payments.errors import ApiError, BadRequest, ConfigurationError, TransientF
 from payments.identity import Caller, caller_from_claims
 from payments.observability import logger
 
-
 PUBLIC_MESSAGES = {"configuration_error": "the service is misconfigured; the operator has been alerted"}
 
 

@@ -32,7 +32,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 
@@ -91,8 +91,9 @@ class OrderRecord(Model):
 class PaymentsByPaymentIntent(GlobalSecondaryIndex["PaymentRecord"]):
     class Meta:
         index_name = "byPaymentIntent"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(["orderId"])
 
+    order_id = UnicodeAttribute(attr_name="orderId")
     stripe_payment_intent_id = UnicodeAttribute(hash_key=True, attr_name="stripePaymentIntentId")
 
 
@@ -141,6 +142,7 @@ class RefundRecord(Model):
     requested_by = UnicodeAttribute(null=True, attr_name="requestedBy")
     stripe_refund_id = UnicodeAttribute(null=True, attr_name="stripeRefundId")
     failure_reason = UnicodeAttribute(null=True, attr_name="failureReason")
+    last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     version = VersionAttribute()

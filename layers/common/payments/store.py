@@ -171,7 +171,14 @@ class Transaction:
 
     def update(self, record: Model, actions: list[Action], condition: Condition | None = None) -> Transaction:
         """Apply ``actions`` to the stored record whatever its version (the version is still bumped, so a
-        concurrent read-decide-write of the same record loses its race and decides again)."""
+        concurrent read-decide-write of the same record loses its race and decides again).
+
+        ``record`` only needs its key: a key-only instance is fine. (pynamodb adds ``version + 1`` when the
+        instance has a version and ``version = 1`` when it has none, which could move a stored version
+        backwards; so a missing version is taken as 0 here, and the stored one is incremented.)"""
+        version_name = type(record)._version_attribute_name
+        if version_name is not None and getattr(record, version_name) is None:
+            setattr(record, version_name, 0)
         self._writes.append((record, condition, actions))
         return self
 

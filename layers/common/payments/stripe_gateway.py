@@ -15,7 +15,7 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from payments.config import get_settings
 from payments.errors import NotFound, Unprocessable, UpstreamError, UpstreamUnavailable
@@ -191,3 +191,55 @@ def retrieve_price(price_id: str) -> PriceRef:
         price = client().v1.prices.retrieve(price_id)
     return PriceRef(id=price.id, currency=price.currency, unit_amount=price.unit_amount,
                     recurring=price.recurring is not None, active=bool(price.active))
+
+
+@dataclass(frozen=True)
+class RefundRef:
+    id: str
+    status: str | None
+    amount: int
+    currency: str
+    payment_intent_id: str | None
+    charge_id: str | None
+    metadata: dict[str, str]
+    reason: str | None = None
+    failure_reason: str | None = None
+
+    @classmethod
+    def from_payload(cls, obj: dict[str, Any]) -> RefundRef:
+        """From a refund as a webhook payload carries it (a plain dict)."""
+        metadata = obj.get("metadata")
+        return cls(id=obj["id"], status=obj.get("status"), amount=int(obj.get("amount") or 0),
+                   currency=str(obj.get("currency") or ""), payment_intent_id=_id(obj.get("payment_intent")),
+                   charge_id=_id(obj.get("charge")),
+                   metadata={str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {},
+                   reason=obj.get("reason"), failure_reason=obj.get("failure_reason"))
+
+
+def _id(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("id")
+    elif value is not None and not isinstance(value, str):
+        value = getattr(value, "id", None)
+    return value if isinstance(value, str) else None
+
+
+def create_refund(*, refund_id: str, payment_id: str, order_id: str, payment_intent_id: str, amount: int,
+                  reason: str | None) -> RefundRef:
+    params: stripe.params.RefundCreateParams = {
+        "payment_intent": payment_intent_id,
+        "amount": amount,
+        "metadata": {"refundId": refund_id, "paymentId": payment_id, "orderId": order_id},
+    }
+    if reason in ("duplicate", "fraudulent", "requested_by_customer"):
+        params["reason"] = reason
+    with stripe_errors("refunds.create"):
+        refund = client().v1.refunds.create(params, {"idempotency_key": f"{refund_id}:create"})
+    return RefundRef.from_payload(refund.to_dict())
+
+
+def list_charge_refunds(charge_id: str) -> list[RefundRef]:
+    """Every refund of a charge (a ``charge.refunded`` payload may not list them)."""
+    with stripe_errors("refunds.list"):
+        page = client().v1.refunds.list({"charge": charge_id, "limit": 100})
+    return [RefundRef.from_payload(refund.to_dict()) for refund in page.auto_paging_iter()]

@@ -79,14 +79,22 @@ class Decision:
 
 
 class EventRule(ABC):
-    """The per-event part: which records an event concerns, and what it does to them."""
+    """The per-event part: which records an event concerns, and what it does to them.
+
+    ``prepare`` runs once per delivery (a rule that must look something up, in an index or at Stripe,
+    does it there); ``keys`` and ``decide`` run on each attempt of the read-decide-commit loop.
+    """
+
+    def prepare(self, event: StripeEvent) -> Any:
+        """What ``keys`` and ``decide`` work from; None when the event is not about anything of ours."""
+        return event
 
     @abstractmethod
-    def keys(self, event: StripeEvent) -> Sequence[store.Key] | None:
+    def keys(self, subject: Any) -> Sequence[store.Key] | None:
         """The records to read with the ledger entry; None when the event is not about anything of ours."""
 
     @abstractmethod
-    def decide(self, event: StripeEvent, records: Sequence[Any]) -> Decision | None:
+    def decide(self, subject: Any, records: Sequence[Any]) -> Decision | None:
         """The writes the event causes (records are in ``keys`` order, None where missing); None: ignored."""
 
 
@@ -154,14 +162,15 @@ class WebhookEndpoint:
 
     def process(self, event: StripeEvent) -> str:
         rule = self.rules.get(event.type)
-        keys = rule.keys(event) if rule is not None else None
+        subject = rule.prepare(event) if rule is not None else None
+        keys = rule.keys(subject) if rule is not None and subject is not None else None
         if rule is None or keys is None:
             return "ignored"
         for _ in range(_ATTEMPTS):
             ledger, *records = store.read_items([(ProcessedEventRecord, event.id), *keys])
             if ledger is not None:
                 return "duplicate"
-            decision = rule.decide(event, records)
+            decision = rule.decide(subject, records)
             if decision is None or not len(decision.transaction):
                 return "ignored"
             decision.transaction.create(self._claim(event))
