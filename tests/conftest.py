@@ -20,6 +20,8 @@ os.environ.update({
     "STRIPE_SECRET_KEY": "sk_test_local",
     "STRIPE_WEBHOOK_SECRET": "whsec_local_payment",
     "STRIPE_WEBHOOK_SECRET_REFUND": "whsec_local_refund",
+    "STRIPE_WEBHOOK_SECRET_SUBSCRIPTION": "whsec_local_subscription",
+    "STRIPE_WEBHOOK_SECRET_RENEWAL": "whsec_local_renewal",
 })
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -85,6 +87,26 @@ def checkout_handler():
 @pytest.fixture(scope="session")
 def payment_callback_handler():
     return load_handler("payment_callback")
+
+
+@pytest.fixture(scope="session")
+def subscribe_handler():
+    return load_handler("subscribe")
+
+
+@pytest.fixture(scope="session")
+def cancel_subscription_handler():
+    return load_handler("cancel_subscription")
+
+
+@pytest.fixture(scope="session")
+def subscription_callback_handler():
+    return load_handler("subscription_callback")
+
+
+@pytest.fixture(scope="session")
+def renewal_callback_handler():
+    return load_handler("renewal_callback")
 
 
 @pytest.fixture(scope="session")

@@ -151,8 +151,9 @@ class RefundRecord(Model):
 class RecurringPaymentsByStripeSubscription(GlobalSecondaryIndex["RecurringPaymentRecord"]):
     class Meta:
         index_name = "byStripeSubscription"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(["orderId"])
 
+    order_id = UnicodeAttribute(attr_name="orderId")
     stripe_subscription_id = UnicodeAttribute(hash_key=True, attr_name="stripeSubscriptionId")
 
 

@@ -64,8 +64,14 @@ def request_refund(caller: Caller, request: RefundRequest) -> dict[str, Any]:
             refund_id=refund.refund_id, payment_id=payment.payment_id, order_id=payment.order_id,
             payment_intent_id=payment.stripe_payment_intent_id or "", amount=int(refund.amount), reason=refund.reason)
     except ApiError as error:
-        release_failed_refund(refund.refund_id, error.code, error.message if error.status < 500 else
-                              "the payment provider could not be used; nothing was refunded")
+        try:
+            release_failed_refund(refund.refund_id, error.code, error.message if error.status < 500 else
+                                  "the payment provider could not be used; nothing was refunded")
+        except Exception:
+            # The caller still hears Stripe's error; the stuck reservation is logged for an operator
+            # (the refund stays pending with its amount reserved until released).
+            logger.exception("could not release a refund reservation", extra={"refund_id": refund.refund_id})
+            count("RefundReservationStuck")
         raise
     store.Transaction().update(refund, [RefundRecord.stripe_refund_id.set(created.id),
                                         RefundRecord.updated_at.set(now_iso())],

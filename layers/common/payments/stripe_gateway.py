@@ -243,3 +243,87 @@ def list_charge_refunds(charge_id: str) -> list[RefundRef]:
     with stripe_errors("refunds.list"):
         page = client().v1.refunds.list({"charge": charge_id, "limit": 100})
     return [RefundRef.from_payload(refund.to_dict()) for refund in page.auto_paging_iter()]
+
+
+# --- billing ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubscriptionState:
+    """What we keep of a Stripe subscription, from an API answer or an event payload alike."""
+
+    id: str
+    status: str
+    cancel_at_period_end: bool
+    current_period_end: int | None
+    customer_id: str | None
+    metadata: dict[str, str]
+    client_secret: str | None = None  # of the latest invoice's payment, when it was expanded
+
+    @classmethod
+    def from_payload(cls, obj: dict[str, Any]) -> SubscriptionState:
+        items = (obj.get("items") or {}).get("data") or []
+        # The current API version keeps the period on each item; older ones on the subscription.
+        period_end = (items[0].get("current_period_end") if items and isinstance(items[0], dict) else None) \
+            or obj.get("current_period_end")
+        invoice = obj.get("latest_invoice")
+        secret = None
+        if isinstance(invoice, dict):
+            confirmation = invoice.get("confirmation_secret") or {}
+            intent = invoice.get("payment_intent") or {}
+            secret = confirmation.get("client_secret") or (intent.get("client_secret") if isinstance(intent, dict)
+                                                           else None)
+        metadata = obj.get("metadata")
+        return cls(id=obj["id"], status=str(obj.get("status") or ""),
+                   cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
+                   current_period_end=period_end if isinstance(period_end, int) else None,
+                   customer_id=_id(obj.get("customer")),
+                   metadata={str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {},
+                   client_secret=secret)
+
+
+def create_customer(user_id: str) -> str:
+    """The user's Stripe customer. The key is the user's, so concurrent first requests get one customer."""
+    params: stripe.params.CustomerCreateParams = {"metadata": {"userId": user_id}}
+    with stripe_errors("customers.create"):
+        customer = client().v1.customers.create(params, {"idempotency_key": f"customer:{user_id}"})
+    return customer.id
+
+
+def create_subscription(*, recurring_payment_id: str, order_id: str, user_id: str, customer_id: str,
+                        price_id: str) -> SubscriptionState:
+    """An ``incomplete`` subscription whose first invoice the client pays with the returned client secret."""
+    params: stripe.params.SubscriptionCreateParams = {
+        "customer": customer_id,
+        "items": [{"price": price_id, "quantity": 1}],
+        "payment_behavior": "default_incomplete",
+        "payment_settings": {"save_default_payment_method": "on_subscription"},
+        "expand": ["latest_invoice.confirmation_secret"],
+        "metadata": {"orderId": order_id, "recurringPaymentId": recurring_payment_id, "userId": user_id},
+    }
+    with stripe_errors("subscriptions.create"):
+        subscription = client().v1.subscriptions.create(
+            params, {"idempotency_key": f"{recurring_payment_id}:create"})
+    return SubscriptionState.from_payload(subscription.to_dict())
+
+
+def retrieve_subscription(subscription_id: str, *, expand_invoice: bool = False) -> SubscriptionState:
+    params: stripe.params.SubscriptionRetrieveParams = (
+        {"expand": ["latest_invoice.confirmation_secret"]} if expand_invoice else {})
+    with stripe_errors("subscriptions.retrieve"):
+        subscription = client().v1.subscriptions.retrieve(subscription_id, params)
+    return SubscriptionState.from_payload(subscription.to_dict())
+
+
+def set_cancel_at_period_end(subscription_id: str, value: bool, *, idempotency_key: str) -> SubscriptionState:
+    params: stripe.params.SubscriptionUpdateParams = {"cancel_at_period_end": value}
+    with stripe_errors("subscriptions.update"):
+        subscription = client().v1.subscriptions.update(subscription_id, params,
+                                                         {"idempotency_key": idempotency_key})
+    return SubscriptionState.from_payload(subscription.to_dict())
+
+
+def cancel_subscription(subscription_id: str, *, idempotency_key: str) -> SubscriptionState:
+    with stripe_errors("subscriptions.cancel"):
+        subscription = client().v1.subscriptions.cancel(subscription_id, {}, {"idempotency_key": idempotency_key})
+    return SubscriptionState.from_payload(subscription.to_dict())
