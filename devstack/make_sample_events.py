@@ -349,10 +349,98 @@ def refund_callback_samples() -> dict[str, dict[str, Any]]:
     }
 
 
+SUBSCRIPTION_ORDER_ID = "ord_01JEXAMPLE0000000000000S"
+RECURRING_PAYMENT_ID = "sub_rec_01JEXAMPLE00000000000000"
+MONTHLY_PRICE_ID = "price_1MoBy5LkdIwHu7ixMonthly"
+STRIPE_SUBSCRIPTION_ID = "sub_1QEXAMPLE0000000000000001"
+SUBSCRIPTION_METADATA = {"orderId": SUBSCRIPTION_ORDER_ID, "recurringPaymentId": RECURRING_PAYMENT_ID,
+                         "userId": USER_ID}
+
+
+def subscription_samples() -> dict[str, dict[str, Any]]:
+    path = {"recurringPaymentId": RECURRING_PAYMENT_ID}
+    return {
+        "subscribe/start_subscription.json": _http(
+            "subscribe/start_subscription", "POST", "/subscriptions", _alice(),
+            body={"orderId": SUBSCRIPTION_ORDER_ID, "priceId": MONTHLY_PRICE_ID},
+        ),
+        "cancel_subscription/cancel_at_period_end.json": _http(
+            "cancel_subscription/cancel_at_period_end", "POST", "/subscriptions/{recurringPaymentId}/cancel",
+            _alice(), path_params=path, body={"atPeriodEnd": True},
+        ),
+        "cancel_subscription/cancel_now.json": _http(
+            "cancel_subscription/cancel_now", "POST", "/subscriptions/{recurringPaymentId}/cancel",
+            _alice(), path_params=path, body={"atPeriodEnd": False},
+        ),
+        "cancel_subscription/resume.json": _http(
+            "cancel_subscription/resume", "POST", "/subscriptions/{recurringPaymentId}/resume", _alice(),
+            path_params=path,
+        ),
+    }
+
+
+def _subscription(status: str, **overrides: Any) -> dict[str, Any]:
+    start = SAMPLE_EPOCH - 600
+    item = {"id": "si_1QEXAMPLE000000000000001", "object": "subscription_item", "quantity": 1,
+            "current_period_start": start, "current_period_end": start + 30 * 86400,
+            "price": stripe_object("price", id=MONTHLY_PRICE_ID, unit_amount=999, currency=CURRENCY,
+                                   recurring={"interval": "month", "interval_count": 1, "usage_type": "licensed",
+                                              "meter": None, "trial_period_days": None}, type="recurring")}
+    fields: dict[str, Any] = {
+        "id": STRIPE_SUBSCRIPTION_ID, "status": status, "customer": "cus_1QEXAMPLE00000000001",
+        "cancel_at_period_end": False, "metadata": dict(SUBSCRIPTION_METADATA), "currency": CURRENCY,
+        "items": {"object": "list", "data": [item], "has_more": False}, "created": start,
+    }
+    fields.update(overrides)
+    return stripe_object("subscription", **fields)
+
+
+def _invoice(reason: str, paid: bool, invoice_id: str) -> dict[str, Any]:
+    return stripe_object(
+        "invoice", id=invoice_id, billing_reason=reason, currency=CURRENCY, amount_due=999,
+        amount_paid=999 if paid else 0, amount_remaining=0 if paid else 999, status="paid" if paid else "open",
+        customer="cus_1QEXAMPLE00000000001", subscription=STRIPE_SUBSCRIPTION_ID,
+        parent={"type": "subscription_details", "quote_details": None,
+                "subscription_details": {"subscription": STRIPE_SUBSCRIPTION_ID,
+                                         "metadata": dict(SUBSCRIPTION_METADATA)}},
+    )
+
+
+def subscription_callback_samples() -> dict[str, dict[str, Any]]:
+    cases: list[tuple[str, str, dict[str, Any]]] = [
+        ("subscription_created", "customer.subscription.created", _subscription("incomplete")),
+        ("subscription_updated_active", "customer.subscription.updated", _subscription("active")),
+        ("subscription_updated_cancel_at_period_end", "customer.subscription.updated",
+         _subscription("active", cancel_at_period_end=True)),
+        ("subscription_deleted", "customer.subscription.deleted", _subscription("canceled")),
+        ("subscription_paused", "customer.subscription.paused", _subscription("paused")),
+        ("subscription_resumed", "customer.subscription.resumed", _subscription("active")),
+    ]
+    return {
+        f"subscription_callback/{name}.json": _callback(
+            f"subscription_callback/{name}", event_type, obj, offset, "subscription")
+        for offset, (name, event_type, obj) in enumerate(cases)
+    }
+
+
+def renewal_callback_samples() -> dict[str, dict[str, Any]]:
+    cases: list[tuple[str, str, dict[str, Any]]] = [
+        ("first_invoice_paid", "invoice.paid", _invoice("subscription_create", True, "in_1QEXAMPLE00000000000001")),
+        ("renewal_invoice_paid", "invoice.paid", _invoice("subscription_cycle", True, "in_1QEXAMPLE00000000000002")),
+        ("renewal_payment_failed", "invoice.payment_failed",
+         _invoice("subscription_cycle", False, "in_1QEXAMPLE00000000000003")),
+    ]
+    return {
+        f"renewal_callback/{name}.json": _callback(f"renewal_callback/{name}", event_type, obj, offset, "renewal")
+        for offset, (name, event_type, obj) in enumerate(cases)
+    }
+
+
 def build_samples() -> dict[str, dict[str, Any]]:
     """Every sample this script owns, by path relative to ``events/``."""
     return {**order_samples(), **checkout_samples(), **payment_callback_samples(), **refund_samples(),
-            **refund_callback_samples()}
+            **refund_callback_samples(), **subscription_samples(), **subscription_callback_samples(),
+            **renewal_callback_samples()}
 
 
 def render(event: dict[str, Any]) -> str:
