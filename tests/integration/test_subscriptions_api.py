@@ -27,7 +27,7 @@ def resume(handler, rid, **kwargs):
 
 @pytest.fixture
 def subscription_order(aws):
-    order, record = given_started_subscription()
+    order, _ = given_started_subscription()
     order.recurring_payment_id = None
     store.Transaction().save(order).commit()
     return reload(order)

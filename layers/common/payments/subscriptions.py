@@ -145,7 +145,8 @@ def _release_failed(order: OrderRecord, record: RecurringPaymentRecord, error: A
             condition=OrderRecord.recurring_payment_id == record.recurring_payment_id,
         ).commit()
     except store.WriteConflict:
-        logger.info("subscription changed while releasing it", extra={"recurring_payment_id": record.recurring_payment_id})
+        logger.info("subscription changed while releasing it",
+                    extra={"recurring_payment_id": record.recurring_payment_id})
     logger.warning("subscription failed at Stripe", extra={"recurring_payment_id": record.recurring_payment_id,
                                                            "code": error.code})
 
