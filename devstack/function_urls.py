@@ -71,7 +71,7 @@ class FunctionUrlServer:
     def url(self, path: str) -> str:
         return self.base_url + path
 
-    def wait_for(self, predicate: Callable[[list[Delivery]], bool], timeout: float = 15.0) -> bool:
+    def wait_for(self, predicate: Callable[[list[Delivery]], bool], timeout: float = 60.0) -> bool:
         """Block until ``predicate(deliveries)`` holds (True) or ``timeout`` passes (False)."""
         with self._changed:
             return self._changed.wait_for(lambda: predicate(self.deliveries), timeout)

@@ -100,9 +100,7 @@ def start_checkout(caller: Caller, request: CheckoutRequest) -> dict[str, Any]:
         try:
             transaction.commit()
         except store.WriteConflict:
-            fresh = store.get(OrderRecord, order.order_id)
-            assert fresh is not None
-            order = fresh
+            order = store.reload(order)
             continue
         count("CheckoutStarted")
         return _create_at_stripe(order, payment)

@@ -71,11 +71,11 @@ class RefundEventRule(EventRule):
         ours = refunds[0].metadata
         if ours.get("paymentId", "").startswith("pay_") and ours.get("orderId", "").startswith("ord_"):
             return RefundReport(event, refunds, ours["paymentId"], ours["orderId"])
-        found = _payment_for_intent(intent_id)
+        found = store.first_in_index(PaymentRecord.by_payment_intent, intent_id)
         if found is None:
             logger.info("refund of a payment we did not take", extra={"payment_intent": intent_id})
             return None
-        return RefundReport(event, refunds, *found)
+        return RefundReport(event, refunds, found.payment_id, found.order_id)
 
     def keys(self, report: RefundReport) -> list[store.Key]:
         return [(PaymentRecord, report.payment_id), (OrderRecord, report.order_id),
@@ -149,16 +149,6 @@ def _follow(order: OrderRecord, payment: PaymentRecord, now: str) -> None:
     target = "refunded" if payment.amount_refunded >= captured(payment) else "partially_refunded"
     if order.status != target and order_may_move(order.status, target):
         order.status = target
-
-
-def _payment_for_intent(intent_id: str | None) -> tuple[str, str] | None:
-    if not intent_id:
-        return None
-    store.connection()
-    with store.dynamodb_errors():
-        for hit in PaymentRecord.by_payment_intent.query(intent_id, limit=1):
-            return hit.payment_id, hit.order_id
-    return None
 
 
 REFUND_RULES: dict[str, EventRule] = {

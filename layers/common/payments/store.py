@@ -106,6 +106,25 @@ def get(model: type[M], key: str) -> M | None:
             return None
 
 
+def reload(record: M) -> M:
+    """The stored version of ``record`` (after losing a write race); it must still exist."""
+    fresh = get(type(record), record._get_hash_range_key_serialized_values()[0])
+    if fresh is None:
+        raise LookupError(f"{type(record).__name__} vanished while being updated")
+    return fresh
+
+
+def first_in_index(index: Any, hash_key: str | None) -> Any:
+    """The first item an index holds under ``hash_key`` (None when there is none, or no key)."""
+    if not hash_key:
+        return None
+    connection()
+    with dynamodb_errors():
+        for hit in index.query(hash_key, limit=1):
+            return hit
+    return None
+
+
 def read_items(keys: Sequence[Key]) -> list[Any]:
     """Several records (``None`` where missing) in one consistent TransactGetItems call."""
     conn = connection()

@@ -33,13 +33,8 @@ class SubscriptionReport:
 
 def recurring_payment_for(subscription_id: str | None) -> tuple[str, str] | None:
     """(recurringPaymentId, orderId) of a Stripe subscription we created, from the index."""
-    if not subscription_id:
-        return None
-    store.connection()
-    with store.dynamodb_errors():
-        for hit in RecurringPaymentRecord.by_stripe_subscription.query(subscription_id, limit=1):
-            return hit.recurring_payment_id, hit.order_id
-    return None
+    hit = store.first_in_index(RecurringPaymentRecord.by_stripe_subscription, subscription_id)
+    return (hit.recurring_payment_id, hit.order_id) if hit is not None else None
 
 
 class SubscriptionEventRule(EventRule):

@@ -76,9 +76,7 @@ def start_subscription(caller: Caller, request: SubscribeRequest) -> dict[str, A
         try:
             store.Transaction().save(record).save(order).commit()
         except store.WriteConflict:
-            fresh = store.get(OrderRecord, order.order_id)
-            assert fresh is not None
-            order = fresh
+            order = store.reload(order)
             continue
         count("SubscriptionStarted")
         return _create_at_stripe(order, record)
