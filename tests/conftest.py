@@ -123,17 +123,23 @@ PAYMENT_EVENTS = ["payment_intent.succeeded", "payment_intent.payment_failed", "
                   "checkout.session.completed", "checkout.session.async_payment_succeeded",
                   "checkout.session.async_payment_failed", "checkout.session.expired"]
 REFUND_EVENTS = ["refund.created", "refund.updated", "refund.failed", "charge.refunded"]
+SUBSCRIPTION_EVENTS = [f"customer.subscription.{n}" for n in ("created", "updated", "deleted", "paused", "resumed")]
+RENEWAL_EVENTS = ["invoice.paid", "invoice.payment_failed"]
 
 
 @pytest.fixture
-def live(aws, stripe_env, payment_callback_handler, refund_callback_handler):
+def live(aws, stripe_env, payment_callback_handler, refund_callback_handler, subscription_callback_handler,
+         renewal_callback_handler):
     """The product wired as in AWS: moto tables, the Stripe emulator, and the emulator's webhooks
     delivered to the real callbacks through loopback Function URLs, each endpoint with its own secret."""
     from devstack.function_urls import FunctionUrlServer
     from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
 
-    routes = {"/payment": payment_callback_handler.lambda_handler, "/refund": refund_callback_handler.lambda_handler}
-    with FunctionUrlServer(routes) as urls:
-        stripe_env.register_webhook("payment", urls.url("/payment"), LOCAL_WEBHOOK_SECRETS["payment"], PAYMENT_EVENTS)
-        stripe_env.register_webhook("refund", urls.url("/refund"), LOCAL_WEBHOOK_SECRETS["refund"], REFUND_EVENTS)
+    endpoints = {"payment": (payment_callback_handler, PAYMENT_EVENTS),
+                 "refund": (refund_callback_handler, REFUND_EVENTS),
+                 "subscription": (subscription_callback_handler, SUBSCRIPTION_EVENTS),
+                 "renewal": (renewal_callback_handler, RENEWAL_EVENTS)}
+    with FunctionUrlServer({f"/{name}": handler.lambda_handler for name, (handler, _) in endpoints.items()}) as urls:
+        for name, (_, events) in endpoints.items():
+            stripe_env.register_webhook(name, urls.url(f"/{name}"), LOCAL_WEBHOOK_SECRETS[name], events)
         yield urls
