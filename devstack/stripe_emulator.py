@@ -41,7 +41,10 @@ Extensions applied by :func:`install` (idempotent; call it before the server sta
 7. **Refund events.** localstripe sends none; a refund here (by the API or "in the Dashboard", which is
    the same call without our metadata) sends ``refund.created`` and ``charge.refunded`` (the charge with
    its refunds listed), as Stripe does, and carries the ``payment_intent`` of its charge.
-8. **State file.** localstripe pickles its whole store to the hard-coded
+8. **Subscriptions and invoices** in the current API's shapes (prices on items, ``default_incomplete``
+   with the first invoice's ``confirmation_secret``, renewals and failed renewals on demand): see
+   ``devstack/stripe_emulator_billing.py``.
+9. **State file.** localstripe pickles its whole store to the hard-coded
    ``/tmp/localstripe.pickle`` after every write, shared by every instance on the machine. Here
    it goes to a private temporary directory (removed at exit) and is never loaded back: every
    emulator starts empty.
@@ -794,6 +797,9 @@ def install() -> None:
     # that import-time loop does (it parses form data, passes {id} and handles `expand`).
     _payment_intent_retries()
     _refund_events()
+    from devstack import stripe_emulator_billing  # subscriptions and invoices (extension 8)
+
+    stripe_emulator_billing.install()
     from localstripe import server
 
     _redirect_state_file()
