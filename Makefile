@@ -1,11 +1,16 @@
 # Developer and CI entry points. GNU make; every target sets up what it needs from a fresh clone.
 #
+#   make dev       the whole product on loopback: HTTP API + Function URLs of template.yaml, DynamoDB (moto),
+#                  the Stripe emulator, the checkout page at /demo/ (DEV_ARGS="--api-port 3001" ...; Ctrl-C stops it)
+#   make token     print a token for the local stack: make token USER=alice [ADMIN=1]
+#   make demo      walk the whole product against the local stack (starts one if none runs) and report
 #   make test      pytest (PYTEST_ARGS="-k refund -x" to narrow it)
 #   make lint      ruff + mypy (config in pyproject.toml)
 #   make template  cfn-lint, sam validate --lint, sam build (needs a Python 3.13 for the runtime)
-#   make demo      the local end-to-end demo (devstack.demo)
+#   make env.local.json   regenerate the env-vars file for sam local (from template.yaml)
 #   make check     lint + template + test
-#   make clean     build output and tool caches; `make distclean` also removes the virtualenvs
+#   make bench     cold start per function, calls per operation, package sizes (docs/performance.md; slow, not in CI)
+#   make clean     build output and tool caches; `make distclean` also removes the virtualenvs and .local/
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -21,6 +26,8 @@ BUILD_DIR := .aws-sam/build
 
 PYTEST_ARGS ?=
 DEMO_ARGS   ?=
+DEV_ARGS    ?=
+ADMIN       ?=
 
 # The interpreter the virtualenvs are made with: PYTHON if given, else the first python3 / python3.1x
 # on PATH that is 3.11 or newer (resolved through pyenv shims to the real interpreter). Expanded only
@@ -38,7 +45,8 @@ PYTHON313 ?= $(shell { ls -d $(PYENV_ROOT)/versions/3.13.*/bin/python3.13 $(HOME
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv sam-venv test lint ruff mypy template cfn-lint sam-validate sam-build demo check clean distclean
+.PHONY: help venv sam-venv test lint ruff mypy template cfn-lint sam-validate sam-build dev token demo check clean \
+	distclean bench
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -111,10 +119,27 @@ sam-build: sam-venv
 
 check: lint template test
 
+# Measures the `sam build` output (built first when there is none; rebuild with `make sam-build` after changes).
+# BENCH_ARGS="--runs 15" for steadier medians; --output FILE keeps the report.
+BENCH_ARGS ?=
+bench: venv
+	@if [ ! -d $(BUILD_DIR)/CommonLayer/python ]; then $(MAKE) --no-print-directory sam-build; fi
+	PYTHON313="$(PYTHON313)" $(PY) -m bench.run --build-dir $(BUILD_DIR) $(BENCH_ARGS)
+
 # ---------------------------------------------------------------- local stack
+# `make dev` runs until Ctrl-C (which stops every process it started). USER defaults to your login name.
+
+dev: venv
+	$(PY) -m devstack.local_stack serve $(DEV_ARGS)
+
+token: venv
+	@$(PY) -m devstack.local_stack token --user "$(USER)" $(if $(filter 1 true yes,$(ADMIN)),--admin)
 
 demo: venv
 	$(PY) -m devstack.demo $(DEMO_ARGS)
+
+env.local.json: template.yaml devstack/local_stack.py devstack/local_functions.py | venv
+	$(PY) -m devstack.local_stack env-file > $@
 
 # ---------------------------------------------------------------- housekeeping
 
@@ -124,4 +149,4 @@ clean:
 	  -o -type d -name __pycache__ -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV) $(VENV_SAM)
+	rm -rf $(VENV) $(VENV_SAM) .local

@@ -38,6 +38,10 @@ Extensions applied by :func:`install` (idempotent; call it before the server sta
 6. **Retrying a declined PaymentIntent.** As on Stripe, giving a declined PaymentIntent a new
    ``payment_method`` makes it ``requires_confirmation`` again, and ``confirm(id,
    payment_method=...)`` attaches and confirms in one call (localstripe answers 500 to both).
+   ``confirm`` also takes the ``client_secret`` Stripe.js sends (checked against the intent) and
+   ``use_stripe_sdk``; a decline answers Stripe's card error (``type: card_error``, ``code:
+   card_declined``, ``decline_code``, the ``payment_intent``). A failed 3-D Secure challenge
+   (``_authenticate`` with ``success=false``) sends ``payment_intent.payment_failed``, as Stripe does.
 7. **Refund events.** localstripe sends none; a refund here (by the API or "in the Dashboard", which is
    the same call without our metadata) sends ``refund.created`` and ``charge.refunded`` (the charge with
    its refunds listed), as Stripe does, and carries the ``payment_intent`` of its charge.
@@ -48,17 +52,27 @@ Extensions applied by :func:`install` (idempotent; call it before the server sta
    ``/tmp/localstripe.pickle`` after every write, shared by every instance on the machine. Here
    it goes to a private temporary directory (removed at exit) and is never loaded back: every
    emulator starts empty.
+10. **Stripe.js stand-in, extended.** ``GET /js.stripe.com/v3/`` serves localstripe's stand-in followed
+   by ``devstack/stripe_js/stripe-v3-extension.js`` (read on every request), which adds what a real
+   card integration calls: ``createPaymentMethod``, ``confirmCardPayment(secret, {payment_method:
+   {card: element}})`` (decline and 3-D Secure included) and ``retrievePaymentIntent``, with Stripe.js's
+   signatures and results. A page written for https://js.stripe.com/v3/ runs unchanged against it.
+10. **Publishable-key calls, as Stripe.js makes them.** Besides localstripe's own (tokens, sources,
+   ``_authenticate``), these accept the publishable key (``key=pk_...`` in the form or query) instead
+   of a secret key: ``POST /v1/payment_methods``, and, with the intent's ``client_secret``, ``POST
+   /v1/payment_intents/{id}/confirm`` and ``GET /v1/payment_intents/{id}``. A wrong client secret is a 401.
+11. **No orphans.** ``--parent-pid PID`` (passed by :class:`StripeEmulator`) makes the emulator exit by
+   itself once that process is gone, even if it was killed without a chance to stop its children.
 
-Known limits: events say ``api_version: 2017-08-15``; ``payment_intents.confirm(id,
-payment_method=...)`` is a 500; webhook registrations survive a data wipe, and events are
+Known limits: events say ``api_version: 2017-08-15``; webhook registrations survive a data wipe, and events are
 delivered about 1 s late to whichever endpoints are registered *then* (so after a reset a test
 may still receive an earlier test's events: match on object ids); Checkout has no
 ``line_items`` endpoint, no automatic expiry and no 3-D Secure; ``price_data`` creates no Price
 or Product object.
 
-Run it: ``python -m devstack.stripe_emulator --port 8420 [--host 127.0.0.1]`` (``--port 0``: any
-free port, reported in the ready line). In tests and scripts use :class:`StripeEmulator`, which
-runs that command as a child process.
+Run it: ``python -m devstack.stripe_emulator --port 8420 [--host 127.0.0.1] [--parent-pid PID]``
+(``--port 0``: any free port, reported in the ready line). In tests and scripts use
+:class:`StripeEmulator`, which runs that command as a child process.
 """
 
 from __future__ import annotations
@@ -72,10 +86,12 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -650,15 +666,61 @@ async def idempotency_middleware(request: web.Request, handler):
 #: Paths anyone may open without an API key: the hosted checkout page (as on checkout.stripe.com).
 PUBLIC_PREFIXES = ("/checkout/",)
 
+#: Calls Stripe.js makes with the publishable key (extension 10): (method, path, needs the intent's
+#: client secret). The path's group is the PaymentIntent id.
+PUBLISHABLE_KEY_CALLS = (
+    ("POST", re.compile(r"^/v1/payment_methods$"), False),
+    ("POST", re.compile(r"^/v1/payment_intents/(pi_\w+)/confirm$"), True),
+    ("GET", re.compile(r"^/v1/payment_intents/(pi_\w+)$"), True),
+)
+
+
+async def _publishable_key_call(request: web.Request) -> bool:
+    """True for one of :data:`PUBLISHABLE_KEY_CALLS` made with a ``pk_`` key (and the right client secret)."""
+    from localstripe import server
+
+    for method, pattern, needs_client_secret in PUBLISHABLE_KEY_CALLS:
+        match = pattern.match(request.path)
+        if request.method != method or match is None:
+            continue
+        if method == "POST":
+            data = await server.get_post_data(request, remove_auth=False) or {}
+        else:
+            data = server.unflatten_data(request.query)
+        key = data.get("key")
+        if not isinstance(key, str) or not key.startswith("pk_"):
+            return False
+        if not needs_client_secret:
+            return True
+        _check_client_secret(match.group(1), data.get("client_secret"))  # 404 / 401 otherwise
+        return True
+    return False
+
 
 def _public_paths_auth_middleware(auth_middleware):
     @web.middleware
     async def middleware(request: web.Request, handler):
-        if request.path.startswith(PUBLIC_PREFIXES):
+        if request.path.startswith(PUBLIC_PREFIXES) or await _publishable_key_call(request):
             return await handler(request)
         return await auth_middleware(request, handler)
 
     return middleware
+
+
+STRIPE_JS_PATH = "/js.stripe.com/v3/"
+STRIPE_JS_EXTENSION = Path(__file__).resolve().parent / "stripe_js" / "stripe-v3-extension.js"
+
+
+@web.middleware
+async def stripe_js_middleware(request: web.Request, handler):
+    """Extension 9: localstripe's Stripe.js stand-in followed by ours, read on every request."""
+    if request.method != "GET" or request.path != STRIPE_JS_PATH:
+        return await handler(request)
+    from localstripe import server
+
+    original = Path(server.__file__).resolve().parent / "localstripe-v3.js"
+    script = original.read_text(encoding="utf-8") + "\n" + STRIPE_JS_EXTENSION.read_text(encoding="utf-8")
+    return web.Response(text=script, content_type="application/javascript", headers={"Cache-Control": "no-store"})
 
 
 _PAGE = """<!doctype html>
@@ -744,16 +806,38 @@ def _payment_intent_retries() -> None:
             obj.latest_charge = None  # the failed attempt stays a Charge; the intent awaits confirmation
         return obj
 
-    def confirm(id, payment_method=None, **kwargs):
+    original_authenticate = intent_cls._api_authenticate
+
+    def confirm(id, payment_method=None, client_secret=None, use_stripe_sdk=None, **kwargs):
+        if client_secret is not None:
+            _check_client_secret(id, client_secret)
         if payment_method is not None:
             intent_cls._api_update(id, payment_method=payment_method)
-        return original_confirm(id, **kwargs)
+        try:
+            return original_confirm(id, **kwargs)
+        except UserError as error:
+            if error.code == 402:  # localstripe calls a decline an invalid_request_error; Stripe says:
+                intent = intent_cls._api_retrieve(id)
+                error.body["error"].update(type="card_error", decline_code="generic_decline",
+                                           payment_intent=intent._export())
+            raise
+
+    def authenticate(id, client_secret=None, success=False, **kwargs):
+        intent = original_authenticate(id, client_secret=client_secret, success=success, **kwargs)
+        if try_convert_to_bool(success) is False:  # the customer failed the 3-D Secure challenge
+            schedule_webhook(Event("payment_intent.payment_failed", intent))
+        return intent
 
     intent_cls._api_update = classmethod(update)
-    resources.extra_apis[:] = [
-        (method, url, confirm if url == "/v1/payment_intents/{id}/confirm" else func)
-        for method, url, func in resources.extra_apis
-    ]
+    replaced = {"/v1/payment_intents/{id}/confirm": confirm, "/v1/payment_intents/{id}/_authenticate": authenticate}
+    resources.extra_apis[:] = [(method, url, replaced.get(url, func)) for method, url, func in resources.extra_apis]
+
+
+def _check_client_secret(intent_id: Any, client_secret: Any) -> None:
+    intent = _get_or_404(PaymentIntent, intent_id, "intent")
+    if client_secret != intent.client_secret:
+        raise stripe_error(401, "The client_secret provided does not match this PaymentIntent.",
+                           code="payment_intent_invalid_parameter", param="client_secret")
 READY_MESSAGE = "stripe emulator ready on"
 
 
@@ -834,6 +918,7 @@ def install() -> None:
     auth = middlewares.index(server.auth_middleware)
     middlewares.insert(auth + 1, idempotency_middleware)
     middlewares[auth] = _public_paths_auth_middleware(server.auth_middleware)
+    middlewares.insert(auth, stripe_js_middleware)
     _installed = True
 
 
@@ -845,8 +930,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="localstripe with this project's extensions")
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--parent-pid", type=int, help="exit once this process is gone")
     args = parser.parse_args(argv)
 
+    if args.parent_pid:
+        _exit_with_parent(args.parent_pid)
     install()
     from localstripe import server
 
@@ -864,6 +952,17 @@ def main(argv: list[str] | None = None) -> None:
         shutdown_timeout=1,
         print=lambda _: print(ready, flush=True),
     )
+
+
+def _exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """Extension 11: stop this process (as Ctrl-C would) once ``parent_pid`` is no longer its parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 # --------------------------------------------------------------------------------------------
@@ -896,6 +995,11 @@ class StripeEmulator:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def running(self) -> bool:
+        """True while the started process is alive."""
+        return self._process is not None and self._process.poll() is None
+
     def start(self) -> Self:
         """Start the process and wait until it answers; raise RuntimeError with its log otherwise."""
         if self._process is not None:
@@ -906,7 +1010,8 @@ class StripeEmulator:
         # Append mode: the child shares this file's offset, and logs() seeks to read it.
         self._log = tempfile.TemporaryFile("a+b")  # closed by stop()
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "devstack.stripe_emulator", "--port", str(self.port), "--host", self.host],
+            [sys.executable, "-m", "devstack.stripe_emulator", "--port", str(self.port), "--host", self.host,
+             "--parent-pid", str(os.getpid())],
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
