@@ -57,11 +57,11 @@ Extensions applied by :func:`install` (idempotent; call it before the server sta
    card integration calls: ``createPaymentMethod``, ``confirmCardPayment(secret, {payment_method:
    {card: element}})`` (decline and 3-D Secure included) and ``retrievePaymentIntent``, with Stripe.js's
    signatures and results. A page written for https://js.stripe.com/v3/ runs unchanged against it.
-10. **Publishable-key calls, as Stripe.js makes them.** Besides localstripe's own (tokens, sources,
+11. **Publishable-key calls, as Stripe.js makes them.** Besides localstripe's own (tokens, sources,
    ``_authenticate``), these accept the publishable key (``key=pk_...`` in the form or query) instead
    of a secret key: ``POST /v1/payment_methods``, and, with the intent's ``client_secret``, ``POST
    /v1/payment_intents/{id}/confirm`` and ``GET /v1/payment_intents/{id}``. A wrong client secret is a 401.
-11. **No orphans.** ``--parent-pid PID`` (passed by :class:`StripeEmulator`) makes the emulator exit by
+12. **No orphans.** ``--parent-pid PID`` (passed by :class:`StripeEmulator`) makes the emulator exit by
    itself once that process is gone, even if it was killed without a chance to stop its children.
 
 Known limits: events say ``api_version: 2017-08-15``; webhook registrations survive a data wipe, and events are
@@ -666,7 +666,7 @@ async def idempotency_middleware(request: web.Request, handler):
 #: Paths anyone may open without an API key: the hosted checkout page (as on checkout.stripe.com).
 PUBLIC_PREFIXES = ("/checkout/",)
 
-#: Calls Stripe.js makes with the publishable key (extension 10): (method, path, needs the intent's
+#: Calls Stripe.js makes with the publishable key (extension 11): (method, path, needs the intent's
 #: client secret). The path's group is the PaymentIntent id.
 PUBLISHABLE_KEY_CALLS = (
     ("POST", re.compile(r"^/v1/payment_methods$"), False),
