@@ -713,7 +713,7 @@ STRIPE_JS_EXTENSION = Path(__file__).resolve().parent / "stripe_js" / "stripe-v3
 
 @web.middleware
 async def stripe_js_middleware(request: web.Request, handler):
-    """Extension 9: localstripe's Stripe.js stand-in followed by ours, read on every request."""
+    """Extension 10: localstripe's Stripe.js stand-in followed by ours, read on every request."""
     if request.method != "GET" or request.path != STRIPE_JS_PATH:
         return await handler(request)
     from localstripe import server
@@ -955,7 +955,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _exit_with_parent(parent_pid: int, interval: float = 0.5) -> None:
-    """Extension 11: stop this process (as Ctrl-C would) once ``parent_pid`` is no longer its parent."""
+    """Extension 12: stop this process (as Ctrl-C would) once ``parent_pid`` is no longer its parent."""
 
     def watch() -> None:
         while os.getppid() == parent_pid:
