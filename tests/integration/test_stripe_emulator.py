@@ -3,9 +3,6 @@ the parameters we use, idempotency keys and signed webhooks, run as a real proce
 
 from __future__ import annotations
 
-import http.server
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -14,6 +11,7 @@ import pytest
 import stripe
 
 from devstack.stripe_emulator import StripeEmulator
+from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.emulator
 
@@ -50,52 +48,9 @@ def create_session(client: stripe.StripeClient, **overrides):
     return client.v1.checkout.sessions.create(params)
 
 
-class WebhookReceiver:
-    """A tiny HTTP server on a free loopback port that keeps every (raw body, signature) it gets."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[bytes, str]] = []
-        received = self.received
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append((body, self.headers["Stripe-Signature"]))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/stripe"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def wait_for(self, type: str, object_id: str, timeout: float = 10) -> stripe.Event:
-        """Verify every delivery's signature; return the ``type`` event about ``object_id``.
-
-        Matching on the object matters: events of an earlier test can still arrive (localstripe
-        delivers about 1 s after the fact, to whichever endpoints are registered then).
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            for body, signature in list(self.received):
-                event = stripe.Webhook.construct_event(body, signature, WEBHOOK_SECRET)
-                if event.type == type and event.data.object.id == object_id:
-                    return event
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {type} event for {object_id} within {timeout} s")
-            time.sleep(0.1)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def webhooks(emulator: StripeEmulator) -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
+    receiver = WebhookReceiver(WEBHOOK_SECRET)
     emulator.register_webhook("test-endpoint", receiver.url, WEBHOOK_SECRET)
     yield receiver
     receiver.close()
