@@ -118,11 +118,18 @@ class Settings:
 
 @functools.cache
 def _stripe_secret(arn: str) -> dict[str, Any]:
-    """The Stripe secret's JSON, fetched once per container (Powertools parameters, imported lazily)."""
+    """The Stripe secret's JSON, fetched once per container through Powertools' parameters utility (imported
+    lazily), with a client from the one botocore session the tables already use: a session of its own
+    would cost ~100 ms of a cold start."""
     from aws_lambda_powertools.utilities import parameters
 
+    from payments import store
+
+    session = store.connection().session
+    provider = parameters.SecretsProvider(boto3_client=session.create_client("secretsmanager", region_name=
+                                                                            get_settings().region))
     try:
-        value = parameters.get_secret(arn, transform="json", max_age=365 * 24 * 3600)
+        value = provider.get(arn, transform="json", max_age=365 * 24 * 3600)
     except parameters.exceptions.TransformParameterError:
         raise ConfigurationError("the Stripe secret is not valid JSON") from None
     except parameters.exceptions.GetParameterError as error:

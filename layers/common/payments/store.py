@@ -71,8 +71,15 @@ def _bound(settings: Settings) -> Connection:
     for model, table_name in tables.items():
         model.Meta.table_name = table_name
         model.Meta.region = settings.region
-        model._connection = None  # rebind lazily to the new table
-    return Connection(region=settings.region)
+        model._connection = None
+    # One Connection (one botocore session and client) for every table: pynamodb would otherwise give each
+    # model class its own, and each new session costs ~70 ms of a cold start (docs/performance.md).
+    conn = Connection(region=settings.region)
+    for model, table_name in tables.items():
+        table = model._get_connection()
+        conn.add_meta_table(table.connection.get_meta_table(table_name))
+        table.connection = conn
+    return conn
 
 
 def connection() -> Connection:

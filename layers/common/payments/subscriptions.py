@@ -116,20 +116,22 @@ def _resume_start(order: OrderRecord, record: RecurringPaymentRecord) -> dict[st
     return _answer(record, state)
 
 
-def _save_state(record: RecurringPaymentRecord, state: SubscriptionState) -> None:
+def _save_state(record: RecurringPaymentRecord, state: SubscriptionState) -> RecurringPaymentRecord:
+    """Apply Stripe's answer to the stored record; returns the record as stored afterwards."""
+    fresh = record
     for _ in range(_ATTEMPTS):
-        fresh = store.get(RecurringPaymentRecord, record.recurring_payment_id)
-        assert fresh is not None
         if fresh.status in ENDED or not apply_state(fresh, state, int(time.time())):
             record.stripe_subscription_id = fresh.stripe_subscription_id or state.id
-            return
+            return fresh
         try:
             store.Transaction().save(fresh).commit()
         except store.WriteConflict:
+            fresh = store.reload(record)
             continue
         record.status, record.stripe_subscription_id = fresh.status, fresh.stripe_subscription_id
         record.cancel_at_period_end, record.current_period_end = fresh.cancel_at_period_end, fresh.current_period_end
-        return
+        return fresh
+    return fresh
 
 
 def _release_failed(order: OrderRecord, record: RecurringPaymentRecord, error: ApiError) -> None:
@@ -179,11 +181,11 @@ def cancel_subscription(caller: Caller, recurring_payment_id: str, *, at_period_
         state = stripe_gateway.set_cancel_at_period_end(record.stripe_subscription_id, True, idempotency_key=key)
     else:
         state = stripe_gateway.cancel_subscription(record.stripe_subscription_id, idempotency_key=key)
-    _save_state(record, state)
+    saved = _save_state(record, state)
     count("SubscriptionCanceled" if not at_period_end else "SubscriptionCancelScheduled")
     logger.info("subscription cancel", extra={"recurring_payment_id": record.recurring_payment_id,
                                               "at_period_end": at_period_end, "by": caller.user_id})
-    return subscription_view(_reloaded(record))
+    return subscription_view(saved)
 
 
 def resume_subscription(caller: Caller, recurring_payment_id: str) -> dict[str, Any]:
@@ -194,10 +196,4 @@ def resume_subscription(caller: Caller, recurring_payment_id: str) -> dict[str, 
         raise Conflict("the subscription is not set to cancel", code="not_canceling")
     key = f"{record.recurring_payment_id}:v{record.version}:resume"
     state = stripe_gateway.set_cancel_at_period_end(record.stripe_subscription_id, False, idempotency_key=key)
-    _save_state(record, state)
-    return subscription_view(_reloaded(record))
-
-
-def _reloaded(record: RecurringPaymentRecord) -> RecurringPaymentRecord:
-    fresh = store.get(RecurringPaymentRecord, record.recurring_payment_id)
-    return fresh if fresh is not None else record
+    return subscription_view(_save_state(record, state))

@@ -1,0 +1,210 @@
+"""The operations the benchmark runs: every sample event under ``events/<function>/``, on the state it needs.
+
+Each sample event (written by ``devstack.make_sample_events``, with pinned ids) is one operation. Before
+it runs, ``given`` writes the records that sample is about, with the same pinned ids, the way the
+product itself would have left them: a pending order for a checkout, an open payment for a payment
+callback, a succeeded payment for a refund, and so on. A function folder with samples but no entry in
+``GIVEN`` still runs, on empty tables (it shows up as "no bench state" when it does not succeed).
+
+``REPRESENTATIVE`` names the sample each function's cold start is measured with; the first sample is
+used for a function not listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# The function folders the product plans to have; one that does not exist yet prints "not built yet".
+PLANNED = ("orders", "checkout", "payment_callback", "refund", "refund_callback", "subscribe",
+           "cancel_subscription", "subscription_callback", "renewal_callback")
+
+REPRESENTATIVE = {
+    "orders": "get_order",
+    "checkout": "payment_intent",
+    "payment_callback": "payment_intent_succeeded",
+    "refund": "partial_refund",
+    "refund_callback": "refund_updated",
+    "subscribe": "start_subscription",
+    "cancel_subscription": "cancel_at_period_end",
+    "subscription_callback": "subscription_updated_active",
+    "renewal_callback": "renewal_invoice_paid",
+}
+
+# Callback folders: their sample is delivered twice (first delivery, then the duplicate).
+CALLBACK_ENDPOINTS = {"payment_callback": "payment", "refund_callback": "refund",
+                      "subscription_callback": "subscription", "renewal_callback": "renewal"}
+
+# Call-count targets (issue 6): (DynamoDB, Stripe) at most, first delivery; a duplicate costs 1 DynamoDB call.
+TARGETS: dict[str, tuple[int, int]] = {
+    "payment_callback": (2, 0), "refund_callback": (2, 0), "renewal_callback": (2, 0),
+    "checkout/payment_intent": (3, 1), "checkout/checkout_session": (3, 1),
+}
+# Samples that are not a callback's usual path (the target does not apply to them).
+OFF_THE_USUAL_PATH = {
+    "refund_callback/charge_refunded": "a Dashboard refund: no metadata of ours, so the payment is found by "
+                                       "its PaymentIntent (one Query)",
+}
+
+
+@dataclass(frozen=True)
+class Sample:
+    folder: str  # functions/<folder>, events/<folder>
+    name: str  # the sample file's stem
+
+    @property
+    def key(self) -> str:
+        return f"{self.folder}/{self.name}"
+
+
+def _ids() -> Any:
+    """The pinned ids the samples use (imported late: the module is being extended by others)."""
+    from devstack import make_sample_events
+
+    return make_sample_events
+
+
+def _now() -> str:
+    from payments.clock import now_iso
+
+    return now_iso()
+
+
+def _order(order_id: str, *, status: str = "pending", kind: str = "one_time", amount: int | None = None,
+           **fields: Any) -> Any:
+    from payments.models import OrderRecord
+
+    s, now = _ids(), _now()
+    return OrderRecord(order_id, user_id=s.USER_ID, kind=kind, amount=s.AMOUNT if amount is None else amount,
+                       currency=s.CURRENCY, description="Bench order", status=status, created_at=now,
+                       updated_at=now, created_sort=f"{now}#{order_id}", **fields)
+
+
+def _payment(*, status: str, mode: str = "payment_intent", **fields: Any) -> Any:
+    from payments.models import PaymentRecord
+
+    s, now = _ids(), _now()
+    return PaymentRecord(s.PAYMENT_ID, order_id=s.ORDER_ID, user_id=s.USER_ID, amount=s.AMOUNT, currency=s.CURRENCY,
+                         mode=mode, status=status, created_at=now, updated_at=now, **fields)
+
+
+def _save(*records: Any) -> None:
+    from payments import store
+
+    transaction = store.Transaction()
+    for record in records:
+        transaction.save(record)
+    transaction.commit()
+
+
+def given_orders(sample: Sample) -> None:
+    """An order of the caller's, paid by one payment (what GET /orders/{id} and GET /orders read)."""
+    s = _ids()
+    if sample.name.startswith("create"):
+        return
+    payment = _payment(status="succeeded", stripe_payment_intent_id=s.PAYMENT_INTENT_ID, amount_received=s.AMOUNT,
+                       currency_received=s.CURRENCY)
+    _save(payment, _order(s.ORDER_ID, status="paid", paid_by_payment_id=s.PAYMENT_ID, payment_ids=[s.PAYMENT_ID]))
+
+
+def given_checkout(sample: Sample) -> None:
+    """A pending one-time order with no payment yet: the first checkout."""
+    _save(_order(_ids().ORDER_ID))
+
+
+def given_payment_callback(sample: Sample) -> None:
+    """A pending order whose open payment (PaymentIntent or Checkout Session, as the sample) is pending."""
+    s = _ids()
+    if sample.name.startswith("checkout_session"):
+        payment = _payment(status="pending", mode="checkout_session", stripe_checkout_session_id=s.CHECKOUT_SESSION_ID)
+    else:
+        payment = _payment(status="pending", stripe_payment_intent_id=s.PAYMENT_INTENT_ID)
+    _save(payment, _order(s.ORDER_ID, open_payment_id=s.PAYMENT_ID, payment_ids=[s.PAYMENT_ID]))
+
+
+def _paid(**payment_fields: Any) -> tuple[Any, Any]:
+    s = _ids()
+    payment = _payment(status="succeeded", stripe_payment_intent_id=s.PAYMENT_INTENT_ID, amount_received=s.AMOUNT,
+                       currency_received=s.CURRENCY, **payment_fields)
+    order = _order(s.ORDER_ID, status="paid", paid_by_payment_id=s.PAYMENT_ID, payment_ids=[s.PAYMENT_ID])
+    return payment, order
+
+
+def given_refund(sample: Sample) -> None:
+    """A succeeded payment with nothing refunded yet."""
+    _save(*_paid())
+
+
+def given_refund_callback(sample: Sample) -> None:
+    """A succeeded payment with one refund of ours pending (the one the refund.* samples report)."""
+    from payments.models import RefundRecord
+
+    s = _ids()
+    if sample.name == "charge_refunded":  # a Dashboard refund: nothing of ours pending
+        _save(*_paid())
+        return
+    payment, order = _paid(amount_reserved=500)
+    order.refund_ids = [s.REFUND_ID]
+    refund = RefundRecord(s.REFUND_ID, payment_id=s.PAYMENT_ID, order_id=s.ORDER_ID, amount=500, currency=s.CURRENCY,
+                          status="pending", origin="api", created_at=_now(), updated_at=_now())
+    _save(payment, order, refund)
+
+
+def _recurring(*, status: str, **fields: Any) -> Any:
+    from payments.models import RecurringPaymentRecord
+
+    s = _ids()
+    return RecurringPaymentRecord(s.RECURRING_PAYMENT_ID, order_id=s.SUBSCRIPTION_ORDER_ID, user_id=s.USER_ID,
+                                  price_id=s.MONTHLY_PRICE_ID, status=status, created_at=_now(), updated_at=_now(),
+                                  **fields)
+
+
+def _subscription_order(*, status: str = "pending", with_record: bool = True) -> Any:
+    s = _ids()
+    fields = {"recurring_payment_id": s.RECURRING_PAYMENT_ID} if with_record else {}
+    return _order(s.SUBSCRIPTION_ORDER_ID, status=status, kind="subscription", amount=999,
+                  price_id=s.MONTHLY_PRICE_ID, **fields)
+
+
+def given_subscribe(sample: Sample) -> None:
+    """A pending subscription order of a user who has no Stripe customer yet (the first subscription)."""
+    _save(_subscription_order(with_record=False))
+
+
+def given_cancel_subscription(sample: Sample) -> None:
+    """An active subscription (set to cancel at period end, for the resume sample)."""
+    s = _ids()
+    record = _recurring(status="active", stripe_subscription_id=s.STRIPE_SUBSCRIPTION_ID,
+                        stripe_customer_id="cus_1QEXAMPLE00000000001", cancel_at_period_end=sample.name == "resume")
+    _save(record, _subscription_order(status="paid"))
+
+
+def given_subscription_callback(sample: Sample) -> None:
+    """A subscription just started (incomplete), as POST /subscriptions leaves it."""
+    s = _ids()
+    record = _recurring(status="incomplete", stripe_subscription_id=s.STRIPE_SUBSCRIPTION_ID,
+                        stripe_customer_id="cus_1QEXAMPLE00000000001")
+    _save(record, _subscription_order())
+
+
+def given_renewal_callback(sample: Sample) -> None:
+    """A subscription: incomplete with its order pending for the first invoice, else active and paid."""
+    s = _ids()
+    first = sample.name.startswith("first")
+    record = _recurring(status="incomplete" if first else "active", stripe_subscription_id=s.STRIPE_SUBSCRIPTION_ID,
+                        stripe_customer_id="cus_1QEXAMPLE00000000001")
+    _save(record, _subscription_order(status="pending" if first else "paid"))
+
+
+GIVEN: dict[str, Callable[[Sample], None]] = {
+    "orders": given_orders,
+    "checkout": given_checkout,
+    "payment_callback": given_payment_callback,
+    "refund": given_refund,
+    "refund_callback": given_refund_callback,
+    "subscribe": given_subscribe,
+    "cancel_subscription": given_cancel_subscription,
+    "subscription_callback": given_subscription_callback,
+    "renewal_callback": given_renewal_callback,
+}

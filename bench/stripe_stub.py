@@ -1,0 +1,202 @@
+"""A stub Stripe API on a loopback port: Stripe's own example objects, shaped by the request, and counted.
+
+It answers every call the product makes (prices, PaymentIntents, Checkout Sessions, refunds, customers,
+subscriptions) with the matching fixture from ``tests/fixtures/stripe`` (Stripe's published examples),
+the request's own ``amount``/``currency``/``metadata``/``customer`` echoed back, so the real
+``stripe.StripeClient`` (HTTP, retries, JSON decoding, object construction) runs end to end. It keeps no
+state: a retrieve answers an open/pending object, an update echoes what was set.
+
+``requests`` lists every (method, path) received, which is how ``bench/run.py`` counts Stripe calls.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "stripe"
+RECURRING_PRICE_PREFIX = "price_monthly"  # a price id starting with this is a monthly recurring price
+
+
+def form(body: str) -> dict[str, Any]:
+    """stripe-python's form encoding (``metadata[orderId]=..``, ``items[0][price]=..``) as nested dicts."""
+    out: dict[str, Any] = {}
+    for key, value in parse_qsl(body, keep_blank_values=True):
+        parts = re.findall(r"[^\[\]]+", key)
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+class StripeStub:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._fixtures = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in FIXTURES.glob("*.json")}
+        self._routes: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, dict[str, Any]]]]] = [
+            ("GET", re.compile(r"/v1/prices/(?P<id>[^/]+)"), self._price),
+            ("POST", re.compile(r"/v1/payment_intents"), self._intent),
+            ("GET", re.compile(r"/v1/payment_intents/(?P<id>[^/]+)"), self._intent),
+            ("POST", re.compile(r"/v1/payment_intents/(?P<id>[^/]+)/cancel"), self._intent_canceled),
+            ("POST", re.compile(r"/v1/checkout/sessions"), self._session),
+            ("GET", re.compile(r"/v1/checkout/sessions/(?P<id>[^/]+)"), self._session),
+            ("POST", re.compile(r"/v1/checkout/sessions/(?P<id>[^/]+)/expire"), self._session_expired),
+            ("POST", re.compile(r"/v1/refunds"), self._refund),
+            ("GET", re.compile(r"/v1/refunds"), self._refund_list),
+            ("POST", re.compile(r"/v1/customers"), self._customer),
+            ("POST", re.compile(r"/v1/subscriptions"), self._subscription),
+            ("GET", re.compile(r"/v1/subscriptions/(?P<id>[^/]+)"), self._subscription),
+            ("POST", re.compile(r"/v1/subscriptions/(?P<id>[^/]+)"), self._subscription),
+            ("DELETE", re.compile(r"/v1/subscriptions/(?P<id>[^/]+)"), self._subscription_canceled),
+        ]
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length).decode() if length else ""
+                url = urlsplit(self.path)
+                params = form(raw or url.query)
+                status, body = stub.answer(self.command, url.path, params)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("request-id", f"req_stub{next(stub._ids)}")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_DELETE = _serve  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http.daemon_threads = True
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._http.server_address[1]}"
+
+    def __enter__(self) -> StripeStub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def answer(self, method: str, path: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            self.requests.append((method, path))
+        for verb, pattern, build in self._routes:
+            match = pattern.fullmatch(path)
+            if verb == method and match:
+                return build(params, **match.groupdict())
+        return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing",
+                               "message": f"stub: no route for {method} {path}"}}
+
+    # --- objects ---------------------------------------------------------------------------------------
+
+    def _new(self, fixture: str, prefix: str, id: str | None = None, **fields: Any) -> dict[str, Any]:
+        obj = copy.deepcopy(self._fixtures[fixture])
+        obj.update(id=id or f"{prefix}_stub{next(self._ids):06d}", livemode=False, created=int(time.time()))
+        obj.update(fields)
+        return obj
+
+    @staticmethod
+    def _amount(params: dict[str, Any], default: int = 1999) -> int:
+        return int(params.get("amount") or default)
+
+    def _price(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        recurring = id.startswith(RECURRING_PRICE_PREFIX)
+        return 200, self._new("price", "price", id, active=True, currency="usd", unit_amount=999 if recurring else 1999,
+                              type="recurring" if recurring else "one_time",
+                              recurring={"interval": "month", "interval_count": 1, "usage_type": "licensed",
+                                         "aggregate_usage": None, "meter": None, "trial_period_days": None}
+                              if recurring else None)
+
+    def _intent(self, params: dict[str, Any], id: str | None = None) -> tuple[int, dict[str, Any]]:
+        obj = self._new("payment_intent", "pi", id, amount=self._amount(params), currency=params.get("currency", "usd"),
+                        status="requires_payment_method", metadata=params.get("metadata") or {}, canceled_at=None)
+        obj["client_secret"] = f"{obj['id']}_secret_stub"
+        return 200, obj
+
+    def _intent_canceled(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        status, obj = self._intent(params, id)
+        obj.update(status="canceled", canceled_at=int(time.time()), cancellation_reason="requested_by_customer")
+        return status, obj
+
+    def _session(self, params: dict[str, Any], id: str | None = None) -> tuple[int, dict[str, Any]]:
+        line = ((params.get("line_items") or {}).get("0") or {}).get("price_data") or {}
+        obj = self._new("checkout.session", "cs", id, mode="payment", status="open", payment_status="unpaid",
+                        amount_total=int(line.get("unit_amount") or 1999), currency=line.get("currency", "usd"),
+                        metadata=params.get("metadata") or {}, payment_intent=None,
+                        success_url=params.get("success_url", "https://example.com/success"),
+                        cancel_url=params.get("cancel_url", "https://example.com/cancel"))
+        obj["url"] = f"https://checkout.stripe.com/c/pay/{obj['id']}"
+        return 200, obj
+
+    def _session_expired(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        status, obj = self._session(params, id)
+        obj.update(status="expired", url=None)
+        return status, obj
+
+    def _refund(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return 200, self._new("refund", "re", amount=self._amount(params, 100), currency="usd", status="succeeded",
+                              payment_intent=params.get("payment_intent"), metadata=params.get("metadata") or {},
+                              reason=params.get("reason"))
+
+    def _refund_list(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        _, refund = self._refund({})
+        return 200, {"object": "list", "url": "/v1/refunds", "has_more": False, "data": [refund]}
+
+    def _customer(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return 200, self._new("customer", "cus", metadata=params.get("metadata") or {})
+
+    def _subscription(self, params: dict[str, Any], id: str | None = None) -> tuple[int, dict[str, Any]]:
+        now = int(time.time())
+        price = ((params.get("items") or {}).get("0") or {}).get("price") or f"{RECURRING_PRICE_PREFIX}_pro"
+        obj = self._new("subscription", "sub", id, status="incomplete" if id is None else "active",
+                        customer=params.get("customer") or "cus_stub", metadata=params.get("metadata") or {},
+                        cancel_at_period_end=params.get("cancel_at_period_end") == "true", cancel_at=None,
+                        canceled_at=None)
+        obj["items"] = {"object": "list", "has_more": False, "url": "/v1/subscription_items", "data": [
+            {"id": "si_stub", "object": "subscription_item", "current_period_start": now,
+             "current_period_end": now + 30 * 86400, "quantity": 1,
+             "price": self._price({}, price)[1]}]}
+        if "expand" in params:
+            _, invoice = self._invoice(obj)
+            obj["latest_invoice"] = invoice
+        return 200, obj
+
+    def _subscription_canceled(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        status, obj = self._subscription(params, id)
+        obj.update(status="canceled", canceled_at=int(time.time()))
+        return status, obj
+
+    def _invoice(self, subscription: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        invoice = self._new("invoice", "in", billing_reason="subscription_create", status="open",
+                            customer=subscription["customer"], amount_due=999, amount_paid=0, currency="usd")
+        invoice["confirmation_secret"] = {"client_secret": f"pi_stub_secret_{invoice['id']}", "type": "payment_intent"}
+        return 200, invoice
