@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.expressions.update import Action
 
@@ -85,7 +85,8 @@ def start_checkout(caller: Caller, request: CheckoutRequest) -> dict[str, Any]:
             answer = _resume(order, previous)
             if answer is not None:
                 return answer
-        if previous is not None and previous.status in ("pending", "failed"):
+            # else Stripe no longer considers it open: nothing left to cancel there
+        elif previous is not None and previous.status in ("pending", "failed"):
             _cancel_at_stripe(previous)
         payment = _new_payment(order, request)
         transaction = store.Transaction().save(payment)
@@ -183,16 +184,12 @@ def _resume(order: OrderRecord, payment: PaymentRecord) -> dict[str, Any] | None
 
 def _resume_open(payment: PaymentRecord) -> dict[str, Any] | None:
     if payment.mode == "checkout_session":
-        session = stripe_gateway.retrieve_checkout_session(payment.stripe_checkout_session_id or "")
-        if session.status == "complete":
-            raise Conflict("this order's payment is complete; it will read paid shortly", code="payment_processing")
+        session = _refuse_if_taking_money(
+            stripe_gateway.retrieve_checkout_session(payment.stripe_checkout_session_id or ""))
         if session.is_open:
             return _answer(payment, {"checkoutUrl": session.url})
         return None
-    intent = stripe_gateway.retrieve_payment_intent(payment.stripe_payment_intent_id or "")
-    if intent.status in ("succeeded", "processing"):
-        raise Conflict("this order's payment is being completed; it will read paid shortly",
-                       code="payment_processing")
+    intent = _refuse_if_taking_money(stripe_gateway.retrieve_payment_intent(payment.stripe_payment_intent_id or ""))
     if intent.is_open:
         return _answer(payment, {"clientSecret": intent.client_secret})
     return None
@@ -202,21 +199,27 @@ def _cancel_at_stripe(payment: PaymentRecord) -> None:
     """Make sure a payment we are replacing can no longer take money (best effort, but not blind)."""
     try:
         if payment.stripe_checkout_session_id:
-            session = stripe_gateway.retrieve_checkout_session(payment.stripe_checkout_session_id)
-            if session.status == "complete":
-                raise Conflict("this order's payment is complete; it will read paid shortly",
-                               code="payment_processing")
+            session = _refuse_if_taking_money(
+                stripe_gateway.retrieve_checkout_session(payment.stripe_checkout_session_id))
             if session.is_open:
                 stripe_gateway.expire_checkout_session(session.id, payment_id=payment.payment_id)
         elif payment.stripe_payment_intent_id:
-            intent = stripe_gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
-            if intent.status in ("succeeded", "processing"):
-                raise Conflict("this order's payment is being completed; it will read paid shortly",
-                               code="payment_processing")
+            intent = _refuse_if_taking_money(stripe_gateway.retrieve_payment_intent(payment.stripe_payment_intent_id))
             if intent.is_open:
                 stripe_gateway.cancel_payment_intent(intent.id, payment_id=payment.payment_id)
     except (stripe_gateway.StripeRejected, stripe_gateway.StripeResourceMissing):
         logger.warning("could not cancel a replaced payment at Stripe", extra={"payment_id": payment.payment_id})
+
+
+Ref = TypeVar("Ref", stripe_gateway.PaymentIntentRef, stripe_gateway.CheckoutSessionRef)
+
+
+def _refuse_if_taking_money(ref: Ref) -> Ref:
+    """A payment Stripe is completing is neither answered again nor replaced: the webhook will pay the order."""
+    if ref.is_taking_money:
+        raise Conflict("this order's payment is being completed; it will read paid shortly",
+                       code="payment_processing")
+    return ref
 
 
 def _answer(payment: PaymentRecord, created: Mapping[str, Any]) -> dict[str, Any]:

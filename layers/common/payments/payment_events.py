@@ -18,6 +18,7 @@ from payments.clock import now_iso
 from payments.lifecycle import order_may_move, payment_may_move
 from payments.models import OrderRecord, PaymentRecord
 from payments.observability import count, logger
+from payments.stripe_gateway import object_id
 from payments.webhooks import Decision, EventRule, StripeEvent
 
 
@@ -35,12 +36,6 @@ class Observation:
     failure_message: str | None = None
 
 
-def _id_of(value: Any) -> str | None:
-    if isinstance(value, dict):
-        value = value.get("id")
-    return value if isinstance(value, str) else None
-
-
 def observe_payment_intent(event: StripeEvent) -> Observation:
     intent = event.object
     status = {"payment_intent.succeeded": "succeeded", "payment_intent.payment_failed": "failed",
@@ -49,7 +44,7 @@ def observe_payment_intent(event: StripeEvent) -> Observation:
     amount = intent.get("amount_received") or intent.get("amount")
     return Observation(
         status=status, amount=amount if isinstance(amount, int) else None, currency=intent.get("currency"),
-        payment_intent_id=_id_of(intent.get("id")), charge_id=_id_of(intent.get("latest_charge")),
+        payment_intent_id=object_id(intent.get("id")), charge_id=object_id(intent.get("latest_charge")),
         failure_code=(error.get("decline_code") or error.get("code")) if status == "failed" else None,
         failure_message=error.get("message") if status == "failed" else None,
     )
@@ -66,7 +61,7 @@ def observe_checkout_session(event: StripeEvent) -> Observation:
     amount = session.get("amount_total")
     return Observation(
         status=status, amount=amount if isinstance(amount, int) else None, currency=session.get("currency"),
-        payment_intent_id=_id_of(session.get("payment_intent")), session_id=_id_of(session.get("id")),
+        payment_intent_id=object_id(session.get("payment_intent")), session_id=object_id(session.get("id")),
         failure_code="async_payment_failed" if status == "failed" else None,
     )
 

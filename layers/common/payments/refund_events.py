@@ -62,7 +62,7 @@ class RefundEventRule(EventRule):
                 refunds = [RefundRef.from_payload(r) for r in listed if isinstance(r, dict)]
             else:
                 refunds = stripe_gateway.list_charge_refunds(event.object["id"])
-            intent_id = stripe_gateway._id(event.object.get("payment_intent"))
+            intent_id = stripe_gateway.object_id(event.object.get("payment_intent"))
         else:
             refunds = [RefundRef.from_payload(event.object)]
             intent_id = refunds[0].payment_intent_id

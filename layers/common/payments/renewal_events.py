@@ -57,15 +57,15 @@ def _subscription_of(invoice: dict[str, Any]) -> tuple[str | None, dict[str, Any
     details = (invoice.get("parent") or {}).get("subscription_details") or {}
     subscription = details.get("subscription") or invoice.get("subscription")
     metadata = details.get("metadata") or (invoice.get("subscription_details") or {}).get("metadata") or {}
-    return stripe_gateway._id(subscription), metadata if isinstance(metadata, dict) else {}
+    return stripe_gateway.object_id(subscription), metadata if isinstance(metadata, dict) else {}
 
 
 def _payment_intent_of(invoice: dict[str, Any]) -> str | None:
     for entry in ((invoice.get("payments") or {}).get("data") or []):
-        intent = stripe_gateway._id(((entry or {}).get("payment") or {}).get("payment_intent"))
+        intent = stripe_gateway.object_id(((entry or {}).get("payment") or {}).get("payment_intent"))
         if intent:
             return intent
-    return stripe_gateway._id(invoice.get("payment_intent"))
+    return stripe_gateway.object_id(invoice.get("payment_intent"))
 
 
 class RenewalEventRule(EventRule):

@@ -51,6 +51,10 @@ class PaymentIntentRef:
     def is_open(self) -> bool:
         return self.status not in ("canceled", "succeeded")
 
+    @property
+    def is_taking_money(self) -> bool:
+        return self.status in ("succeeded", "processing")
+
 
 @dataclass(frozen=True)
 class CheckoutSessionRef:
@@ -62,6 +66,10 @@ class CheckoutSessionRef:
     @property
     def is_open(self) -> bool:
         return self.status == "open"
+
+    @property
+    def is_taking_money(self) -> bool:
+        return self.status == "complete"
 
 
 @dataclass(frozen=True)
@@ -123,9 +131,8 @@ def _intent(obj: stripe.PaymentIntent) -> PaymentIntentRef:
 
 
 def _session(obj: stripe.checkout.Session) -> CheckoutSessionRef:
-    pi = obj.payment_intent
     return CheckoutSessionRef(id=obj.id, status=obj.status, url=obj.url,
-                              payment_intent_id=pi if isinstance(pi, str) or pi is None else pi.id)
+                              payment_intent_id=object_id(obj.payment_intent))
 
 
 def create_payment_intent(*, payment_id: str, order_id: str, user_id: str, amount: int, currency: str,
@@ -210,13 +217,14 @@ class RefundRef:
         """From a refund as a webhook payload carries it (a plain dict)."""
         metadata = obj.get("metadata")
         return cls(id=obj["id"], status=obj.get("status"), amount=int(obj.get("amount") or 0),
-                   currency=str(obj.get("currency") or ""), payment_intent_id=_id(obj.get("payment_intent")),
-                   charge_id=_id(obj.get("charge")),
+                   currency=str(obj.get("currency") or ""), payment_intent_id=object_id(obj.get("payment_intent")),
+                   charge_id=object_id(obj.get("charge")),
                    metadata={str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {},
                    reason=obj.get("reason"), failure_reason=obj.get("failure_reason"))
 
 
-def _id(value: Any) -> str | None:
+def object_id(value: Any) -> str | None:
+    """The id of a Stripe reference however it comes: an id string, an expanded object, or its dict."""
     if isinstance(value, dict):
         value = value.get("id")
     elif value is not None and not isinstance(value, str):
@@ -277,7 +285,7 @@ class SubscriptionState:
         return cls(id=obj["id"], status=str(obj.get("status") or ""),
                    cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
                    current_period_end=period_end if isinstance(period_end, int) else None,
-                   customer_id=_id(obj.get("customer")),
+                   customer_id=object_id(obj.get("customer")),
                    metadata={str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {},
                    client_secret=secret)
 
