@@ -119,7 +119,6 @@ def _reserve(caller: Caller, request: RefundRequest) -> tuple[RefundRecord, Paym
 def release_failed_refund(refund_id: str, code: str, message: str) -> None:
     """Stripe did not take the refund: give the reservation back and say why, once."""
     for _ in range(_ATTEMPTS):
-        refund, payment = None, None
         refund = store.get(RefundRecord, refund_id)
         if refund is None or refund.status != "pending":
             return
