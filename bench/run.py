@@ -338,11 +338,9 @@ def count_operations(functions: dict[str, Function], stub: Any, secret_env: dict
 def _forget_clients() -> None:
     from aws_lambda_powertools.utilities import parameters
 
-    from payments import config, store, stripe_gateway
+    import payments
 
-    config.reset_settings()
-    store.reset()
-    stripe_gateway.reset()
+    payments.reset_caches()
     parameters.clear_caches()
     parameters.base.DEFAULT_PROVIDERS.clear()
 

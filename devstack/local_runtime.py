@@ -33,11 +33,7 @@ from devstack.local_functions import LocalFunction
 
 #: (module, function) called after the environment changed or the layer was reloaded: the product's
 #: caches of settings, table bindings and the Stripe client. Modules not imported yet are skipped.
-RESET_HOOKS: tuple[tuple[str, str], ...] = (
-    ("payments.config", "reset_settings"),
-    ("payments.store", "reset"),
-    ("payments.stripe_gateway", "reset"),
-)
+RESET_HOOKS: tuple[tuple[str, str], ...] = (("payments", "reset_caches"),)
 
 Stamp = tuple[tuple[str, int, int], ...]
 

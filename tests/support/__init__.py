@@ -5,8 +5,6 @@ from __future__ import annotations
 
 def reset_clients() -> None:
     """Forget every cached setting, binding and client, so the next call sees the current environment."""
-    from payments import config, store, stripe_gateway
+    import payments
 
-    config.reset_settings()
-    store.reset()
-    stripe_gateway.reset()
+    payments.reset_caches()

@@ -11,3 +11,16 @@ Modules, by what they are:
 - ``webhooks``: the shared pipeline every Stripe callback runs (verify, claim + apply in one transaction).
 - ``orders``, ``checkout``, ``payment_events``: the domain, one module per capability.
 """
+
+
+def reset_caches() -> None:
+    """Forget every per-container cache (settings, secrets, table bindings, the Stripe client), so the next
+    call reads the current environment. For tests and the local stack; Lambda never needs it. Only modules
+    already imported are touched, so calling it costs no import."""
+    import sys
+
+    for module_name, function_name in (("payments.config", "reset_settings"), ("payments.store", "reset"),
+                                       ("payments.stripe_gateway", "reset")):
+        module = sys.modules.get(module_name)
+        if module is not None:
+            getattr(module, function_name)()
