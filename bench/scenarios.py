@@ -66,14 +66,14 @@ def _ids() -> Any:
 
 
 def _now() -> str:
-    from payments.clock import now_iso
+    from payments.core.clock import now_iso
 
     return now_iso()
 
 
 def _order(order_id: str, *, status: str = "pending", kind: str = "one_time", amount: int | None = None,
            **fields: Any) -> Any:
-    from payments.models import OrderRecord
+    from payments.data.models import OrderRecord
 
     s, now = _ids(), _now()
     return OrderRecord(order_id, user_id=s.USER_ID, kind=kind, amount=s.AMOUNT if amount is None else amount,
@@ -82,7 +82,7 @@ def _order(order_id: str, *, status: str = "pending", kind: str = "one_time", am
 
 
 def _payment(*, status: str, mode: str = "payment_intent", **fields: Any) -> Any:
-    from payments.models import PaymentRecord
+    from payments.data.models import PaymentRecord
 
     s, now = _ids(), _now()
     return PaymentRecord(s.PAYMENT_ID, order_id=s.ORDER_ID, user_id=s.USER_ID, amount=s.AMOUNT, currency=s.CURRENCY,
@@ -90,7 +90,7 @@ def _payment(*, status: str, mode: str = "payment_intent", **fields: Any) -> Any
 
 
 def _save(*records: Any) -> None:
-    from payments import store
+    from payments.data import store
 
     transaction = store.Transaction()
     for record in records:
@@ -138,7 +138,7 @@ def given_refund(sample: Sample) -> None:
 
 def given_refund_callback(sample: Sample) -> None:
     """A succeeded payment with one refund of ours pending (the one the refund.* samples report)."""
-    from payments.models import RefundRecord
+    from payments.data.models import RefundRecord
 
     s = _ids()
     if sample.name == "charge_refunded":  # a Dashboard refund: nothing of ours pending
@@ -152,7 +152,7 @@ def given_refund_callback(sample: Sample) -> None:
 
 
 def _recurring(*, status: str, **fields: Any) -> Any:
-    from payments.models import RecurringPaymentRecord
+    from payments.data.models import RecurringPaymentRecord
 
     s = _ids()
     return RecurringPaymentRecord(s.RECURRING_PAYMENT_ID, order_id=s.SUBSCRIPTION_ORDER_ID, user_id=s.USER_ID,

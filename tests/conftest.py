@@ -22,6 +22,7 @@ os.environ.update({
     "STRIPE_WEBHOOK_SECRET_REFUND": "whsec_local_refund",
     "STRIPE_WEBHOOK_SECRET_SUBSCRIPTION": "whsec_local_subscription",
     "STRIPE_WEBHOOK_SECRET_RENEWAL": "whsec_local_renewal",
+    "ALLOWED_REDIRECT_ORIGINS": "https://shop.example,https://example.com",
 })
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
 os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -72,6 +73,30 @@ def stripe_env(stripe_emulator, monkeypatch) -> Iterator[object]:
     reset_clients()
     yield stripe_emulator
     reset_clients()
+
+
+class Catalog:
+    """Prices at the emulator that the app sells: each one created is added to ``SELLABLE_PRICE_IDS``."""
+
+    def __init__(self, emulator, monkeypatch):
+        self.emulator, self.monkeypatch, self.ids = emulator, monkeypatch, []
+
+    def price(self, amount: int = 1999, currency: str = "usd", *, name: str = "T-shirt",
+              interval: str | None = None, sellable: bool = True):
+        params = {"currency": currency, "unit_amount": amount, "product_data": {"name": name}}
+        if interval:
+            params["recurring"] = {"interval": interval}
+        price = self.emulator.client().v1.prices.create(params)
+        if sellable:
+            self.ids.append(price.id)
+            self.monkeypatch.setenv("SELLABLE_PRICE_IDS", ",".join(self.ids))
+            reset_clients()
+        return price
+
+
+@pytest.fixture
+def catalog(stripe_env, monkeypatch) -> Catalog:
+    return Catalog(stripe_env, monkeypatch)
 
 
 @pytest.fixture(scope="session")

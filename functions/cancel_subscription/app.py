@@ -1,10 +1,8 @@
 """CancelSubscriptionFunction: cancel a subscription now or at period end, or resume one set to cancel."""
 
-from aws_lambda_powertools.logging import correlation_paths
-
-from payments import subscriptions, validation
-from payments.http import create_app, current_caller, json_body, json_response
-from payments.observability import logger, metrics, tracer
+from payments.core import validation
+from payments.core.http import api_handler, create_app, current_caller, json_body, json_response
+from payments.subscriptions import api as subscriptions
 
 app = create_app()
 
@@ -22,8 +20,4 @@ def resume(recurringPaymentId: str):  # noqa: N803
     return json_response(200, subscriptions.resume_subscription(current_caller(app), recurringPaymentId))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def lambda_handler(event, context):
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

@@ -1,10 +1,8 @@
 """OrdersFunction: POST /orders, GET /orders, GET /orders/{orderId}."""
 
-from aws_lambda_powertools.logging import correlation_paths
-
-from payments import orders, validation
-from payments.http import create_app, current_caller, json_body, json_response
-from payments.observability import logger, metrics, tracer
+from payments.core import validation
+from payments.core.http import api_handler, create_app, current_caller, json_body, json_response
+from payments.orders import api as orders
 
 app = create_app()
 
@@ -27,8 +25,4 @@ def get_order(orderId: str):  # noqa: N803 (the route's own parameter name)
     return json_response(200, orders.get_order(current_caller(app), orderId))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def lambda_handler(event, context):
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

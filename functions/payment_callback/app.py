@@ -1,14 +1,7 @@
-"""PaymentCallbackFunction: Stripe's one-time payment events, through its own Function URL and secret."""
+"""PaymentCallbackFunction: Stripe's one-time payment events, through its own Function URL and signing secret."""
 
-from payments.observability import logger, metrics, tracer
-from payments.payment_events import PAYMENT_RULES
-from payments.webhooks import WebhookEndpoint
+from payments.checkout.events import PAYMENT_RULES
+from payments.webhooks.pipeline import WebhookEndpoint, webhook_handler
 
 endpoint = WebhookEndpoint("payment", PAYMENT_RULES)
-
-
-@logger.inject_lambda_context
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def lambda_handler(event, context):
-    return endpoint(event)
+lambda_handler = webhook_handler(endpoint)

@@ -1,10 +1,7 @@
 """RefundFunction: POST /refunds (admins only)."""
 
-from aws_lambda_powertools.logging import correlation_paths
-
-from payments import refunds
-from payments.http import create_app, current_caller, json_body, json_response
-from payments.observability import logger, metrics, tracer
+from payments.core.http import api_handler, create_app, current_caller, json_body, json_response
+from payments.refunds import api as refunds
 
 app = create_app()
 
@@ -12,12 +9,8 @@ app = create_app()
 @app.post("/refunds")
 def request_refund():
     caller = current_caller(app)
-    caller.require_admin()
+    caller.require_admin()  # before the body is read: a non-admin hears 403, whatever they sent
     return json_response(202, refunds.request_refund(caller, refunds.RefundRequest.from_body(json_body(app))))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def lambda_handler(event, context):
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

@@ -1,10 +1,7 @@
 """SubscribeFunction: POST /subscriptions, start the subscription of a pending subscription order."""
 
-from aws_lambda_powertools.logging import correlation_paths
-
-from payments import subscriptions
-from payments.http import create_app, current_caller, json_body, json_response
-from payments.observability import logger, metrics, tracer
+from payments.core.http import api_handler, create_app, current_caller, json_body, json_response
+from payments.subscriptions import api as subscriptions
 
 app = create_app()
 
@@ -16,8 +13,4 @@ def start_subscription():
     return json_response(201, subscriptions.start_subscription(caller, request))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@metrics.log_metrics
-@tracer.capture_lambda_handler
-def lambda_handler(event, context):
-    return app.resolve(event, context)
+lambda_handler = api_handler(app)

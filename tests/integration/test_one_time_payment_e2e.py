@@ -12,9 +12,6 @@ from tests.support.races import race
 pytestmark = pytest.mark.emulator
 
 
-def a_price(emulator, amount=1999, currency="usd"):
-    return emulator.client().v1.prices.create({"currency": currency, "unit_amount": amount,
-                                                "product_data": {"name": "T-shirt"}})
 
 
 def confirm(emulator, client_secret, payment_method):
@@ -36,10 +33,10 @@ def wait_for_status(live, orders_handler, order_id, status):
     return get_order(orders_handler, order_id).body
 
 
-def test_a_user_pays_an_order_with_a_test_card_and_it_reads_paid(live, stripe_env, orders_handler,
+def test_a_user_pays_an_order_with_a_test_card_and_it_reads_paid(live, stripe_env, catalog, orders_handler,
                                                                   checkout_handler):
     # Given a catalog order of two t-shirts priced at Stripe
-    price = a_price(stripe_env)
+    price = catalog.price()
     created = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": price.id, "quantity": 2}],
                                                             "description": "Two t-shirts"})
     assert created.status == 201
@@ -63,8 +60,8 @@ def test_a_user_pays_an_order_with_a_test_card_and_it_reads_paid(live, stripe_en
 
 
 def test_a_declined_card_leaves_the_order_pending_and_a_retry_on_the_same_intent_pays_it(
-        live, stripe_env, orders_handler, checkout_handler):
-    price = a_price(stripe_env, amount=500)
+        live, stripe_env, catalog, orders_handler, checkout_handler):
+    price = catalog.price(amount=500)
     order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": price.id}]}).body
     checkout = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}).body
     # When the card is declined
@@ -79,8 +76,8 @@ def test_a_declined_card_leaves_the_order_pending_and_a_retry_on_the_same_intent
     assert paid["payments"][0]["status"] == "succeeded"
 
 
-def test_web_checkout_session_pays_the_order(live, stripe_env, orders_handler, checkout_handler):
-    price = a_price(stripe_env, amount=2500, currency="eur")
+def test_web_checkout_session_pays_the_order(live, stripe_env, catalog, orders_handler, checkout_handler):
+    price = catalog.price(amount=2500, currency="eur")
     order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": price.id}]}).body
     checkout = call(checkout_handler, "POST", "/checkout", body={
         "orderId": order["orderId"], "mode": "checkout_session", "currency": "EUR", "amount": 2500,
@@ -96,8 +93,8 @@ def test_web_checkout_session_pays_the_order(live, stripe_env, orders_handler, c
 
 
 def test_asking_again_returns_the_same_open_payment_and_one_payment_intent(
-        live, stripe_env, orders_handler, checkout_handler):
-    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": a_price(stripe_env).id}]}).body
+        live, stripe_env, catalog, orders_handler, checkout_handler):
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": catalog.price().id}]}).body
     first = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}).body
     second = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"], "amount": 1999}).body
     assert second["paymentId"] == first["paymentId"] and second["clientSecret"] == first["clientSecret"]
@@ -107,8 +104,9 @@ def test_asking_again_returns_the_same_open_payment_and_one_payment_intent(
         first["clientSecret"].split("_secret_")[0]]
 
 
-def test_concurrent_checkouts_of_one_order_make_one_payment(live, stripe_env, orders_handler, checkout_handler):
-    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": a_price(stripe_env).id}]}).body
+def test_concurrent_checkouts_of_one_order_make_one_payment(live, stripe_env, catalog, orders_handler,
+                                                            checkout_handler):
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": catalog.price().id}]}).body
     with SerializedRequests():
         answers = race(6, lambda _: call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}))
     assert {a.status for a in answers} == {201}
@@ -117,9 +115,9 @@ def test_concurrent_checkouts_of_one_order_make_one_payment(live, stripe_env, or
     assert len(get_order(orders_handler, order["orderId"]).body["payments"]) == 1
 
 
-def test_checking_out_again_after_a_decline_cancels_the_old_intent(live, stripe_env, orders_handler,
+def test_checking_out_again_after_a_decline_cancels_the_old_intent(live, stripe_env, catalog, orders_handler,
                                                                    checkout_handler):
-    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": a_price(stripe_env).id}]}).body
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": catalog.price().id}]}).body
     first = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}).body
     confirm(stripe_env, first["clientSecret"], "pm_card_chargeCustomerFail")
     assert live.wait_for(lambda _: get_order(orders_handler, order["orderId"]).body["payments"][0]["status"]

@@ -31,7 +31,7 @@ def test_an_admin_creates_an_order_for_a_user_whatever_form_the_groups_claim_tak
 def test_the_groups_claim_with_several_groups_in_a_json_string(aws, orders_handler):
     claims = user_claims(ADMIN)
     claims["cognito:groups"] = '["staff","admin"]'
-    event = http_api_event("POST", "/orders", claims=claims, body={"userId": ALICE, "amount": 5, "currency": "jpy"})
+    event = http_api_event("POST", "/orders", claims=claims, body={"userId": ALICE, "amount": 500, "currency": "jpy"})
     assert invoke(orders_handler, event).status == 201
 
 
@@ -169,10 +169,8 @@ def test_the_sample_events_are_served(aws, orders_handler):
 
 
 @pytest.mark.emulator
-def test_catalog_prices_decide_the_amount(aws, stripe_env, orders_handler):
-    client = stripe_env.client()
-    shirt = client.v1.prices.create({"currency": "usd", "unit_amount": 1500, "product_data": {"name": "Shirt"}})
-    mug = client.v1.prices.create({"currency": "usd", "unit_amount": 799, "product_data": {"name": "Mug"}})
+def test_catalog_prices_decide_the_amount(aws, catalog, orders_handler):
+    shirt, mug = catalog.price(1500, name="Shirt"), catalog.price(799, name="Mug")
     answer = call(orders_handler, "POST", "/orders", body={
         "items": [{"priceId": shirt.id, "quantity": 2}, {"priceId": mug.id}], "amount": 1})
     assert answer.status == 201
@@ -180,24 +178,24 @@ def test_catalog_prices_decide_the_amount(aws, stripe_env, orders_handler):
 
 
 @pytest.mark.emulator
-def test_one_recurring_price_makes_a_subscription_order(aws, stripe_env, orders_handler):
-    monthly = stripe_env.client().v1.prices.create({
-        "currency": "usd", "unit_amount": 999, "recurring": {"interval": "month"}, "product_data": {"name": "Pro"}})
+def test_one_recurring_price_makes_a_subscription_order(aws, catalog, orders_handler):
+    monthly = catalog.price(999, name="Pro", interval="month")
     answer = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": monthly.id}]})
     assert answer.status == 201 and answer.body["kind"] == "subscription" and answer.body["amount"] == 999
 
 
 @pytest.mark.emulator
-def test_catalog_mistakes_are_400(aws, stripe_env, orders_handler):
-    client = stripe_env.client()
-    usd = client.v1.prices.create({"currency": "usd", "unit_amount": 100, "product_data": {"name": "A"}})
-    eur = client.v1.prices.create({"currency": "eur", "unit_amount": 100, "product_data": {"name": "B"}})
-    monthly = client.v1.prices.create({"currency": "usd", "unit_amount": 100, "recurring": {"interval": "month"},
-                                       "product_data": {"name": "C"}})
-    retired = client.v1.prices.create({"currency": "usd", "unit_amount": 100, "product_data": {"name": "D"}})
-    client.v1.prices.update(retired.id, {"active": False})
+def test_catalog_mistakes_are_400(aws, catalog, stripe_env, orders_handler):
+    usd, eur = catalog.price(100, name="A"), catalog.price(100, "eur", name="B")
+    monthly = catalog.price(100, name="C", interval="month")
+    retired = catalog.price(100, name="D")
+    stripe_env.client().v1.prices.update(retired.id, {"active": False})
+    cheap = catalog.price(49, name="E")
+    someone_elses = catalog.price(100, name="Another app's", sellable=False)
     cases = [
         ([{"priceId": "price_missing"}], "unknown_price"),
+        ([{"priceId": someone_elses.id}], "unknown_price"),
+        ([{"priceId": cheap.id}], "amount_below_minimum"),
         ([{"priceId": usd.id}, {"priceId": eur.id}], "mixed_currencies"),
         ([{"priceId": usd.id}, {"priceId": monthly.id}], "mixed_recurring"),
         ([{"priceId": monthly.id, "quantity": 2}], "mixed_recurring"),

@@ -11,10 +11,10 @@ from moto.server import ThreadedMotoServer
 from devstack.lambda_events import load_event, resign_event, signed_webhook_event
 from devstack.stripe_events import stripe_event, stripe_object
 from devstack.template import create_tables
-from payments import store
-from payments.clock import now_iso
-from payments.ids import new_id
-from payments.models import OrderRecord, PaymentRecord, RefundRecord
+from payments.core.clock import now_iso
+from payments.core.ids import new_id
+from payments.data import store
+from payments.data.models import OrderRecord, PaymentRecord, RefundRecord
 from tests.support import reset_clients
 from tests.support.api import ADMIN, ALICE, call, get_order
 from tests.support.calls import SerializedRequests

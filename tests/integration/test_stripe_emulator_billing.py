@@ -64,7 +64,7 @@ def customer(client: stripe.StripeClient):
 
 
 def subscribe(client: stripe.StripeClient, customer, price, quantity: int = 1, key: str = "rp_1:create"):
-    """What our subscription code sends (payments.stripe_gateway.create_subscription)."""
+    """What our subscription code sends (payments.stripe.api.create_subscription)."""
     return client.v1.subscriptions.create(
         {
             "customer": customer.id,
@@ -431,7 +431,7 @@ def test_an_incomplete_subscription_does_not_renew(emulator, client, customer, p
 
 def test_our_stripe_gateway_runs_against_the_emulator(emulator, client, price, monkeypatch) -> None:
     # Given our Stripe adapter pointed at the emulator
-    from payments import stripe_gateway
+    from payments.stripe import api as stripe_gateway
     from tests.support import reset_clients
 
     monkeypatch.setenv("STRIPE_API_BASE", emulator.url)
@@ -439,11 +439,11 @@ def test_our_stripe_gateway_runs_against_the_emulator(emulator, client, price, m
     reset_clients()
     try:
         # When it creates the customer and the subscription, and the client pays the first invoice
-        customer_id = stripe_gateway.create_customer("user_9")
-        assert stripe_gateway.create_customer("user_9") == customer_id
+        customer_id = stripe_gateway.create_customer(idempotency_key="customer:user_9", user_id="user_9").id
+        assert stripe_gateway.create_customer(idempotency_key="customer:user_9", user_id="user_9").id == customer_id
         state = stripe_gateway.create_subscription(
-            recurring_payment_id="rp_9", order_id="ord_9", user_id="user_9", customer_id=customer_id, price_id=price.id
-        )
+            idempotency_key="rp_9:create", customer_id=customer_id, price_id=price.id,
+            metadata={"orderId": "ord_9", "recurringPaymentId": "rp_9", "userId": "user_9"})
         intent_id = state.client_secret.split("_secret_")[0]
         client.v1.payment_intents.confirm(intent_id, {"payment_method": "pm_card_visa"})
         active = stripe_gateway.retrieve_subscription(state.id)

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from devstack.lambda_events import load_event, resign_event, signed_webhook_event
-from payments import store, stripe_gateway
-from payments.models import OrderRecord, PaymentRecord
+from payments.data import store
+from payments.data.models import OrderRecord, PaymentRecord
+from payments.stripe import api as stripe_api
+from payments.stripe.objects import StripeSubscription
 from tests.support.api import call
 from tests.support.calls import SerializedRequests
 from tests.support.invoke import invoke
@@ -131,9 +133,9 @@ def test_two_events_in_one_second_are_settled_by_reading_stripe(aws, callbacks, 
 
     def stripe_says(subscription_id, **_):
         reads.append(subscription_id)
-        return stripe_gateway.SubscriptionState(subscription_id, "past_due", False, T0 + 86400, "cus_test", {})
+        return StripeSubscription(subscription_id, "past_due", False, T0 + 86400, "cus_test", {})
 
-    monkeypatch.setattr(stripe_gateway, "retrieve_subscription", stripe_says)
+    monkeypatch.setattr(stripe_api, "retrieve_subscription", stripe_says)
     callbacks(subscription_event("customer.subscription.updated", order, record, status="past_due", created=T0 + 30))
     assert reads == []  # a newer event needs no reading
     # When another event of the same second says something else

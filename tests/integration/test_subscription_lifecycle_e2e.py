@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from devstack.stripe_emulator_billing import advance_subscription, pay_invoice
-from payments import store
-from payments.models import CustomerRecord, OrderRecord, RecurringPaymentRecord
+from payments.data import store
+from payments.data.models import CustomerRecord, OrderRecord, RecurringPaymentRecord
 from tests.support.api import ADMIN, ALICE, call, get_order
 from tests.support.calls import SerializedRequests
 from tests.support.races import race
@@ -15,9 +15,8 @@ from tests.support.races import race
 pytestmark = pytest.mark.emulator
 
 
-def monthly_price(emulator, amount=999):
-    return emulator.client().v1.prices.create({"currency": "usd", "unit_amount": amount, "recurring": {
-        "interval": "month"}, "product_data": {"name": "Pro"}})
+def monthly_price(catalog, amount=999):
+    return catalog.price(amount, name="Pro", interval="month")
 
 
 def subscription_order(orders_handler, price_id, user=ALICE):
@@ -47,8 +46,8 @@ def until(live, check, what):
 
 
 @pytest.fixture
-def active_subscription(live, stripe_env, orders_handler, subscribe_handler):
-    price = monthly_price(stripe_env)
+def active_subscription(live, stripe_env, catalog, orders_handler, subscribe_handler):
+    price = monthly_price(catalog)
     order = subscription_order(orders_handler, price.id)
     started = subscribe(subscribe_handler, order, price.id)
     assert started.status == 201, started.body
@@ -59,10 +58,10 @@ def active_subscription(live, stripe_env, orders_handler, subscribe_handler):
     return order, started.body
 
 
-def test_subscribe_pay_and_the_order_is_paid_and_the_subscription_active(live, stripe_env, orders_handler,
+def test_subscribe_pay_and_the_order_is_paid_and_the_subscription_active(live, stripe_env, catalog, orders_handler,
                                                                          subscribe_handler):
     # Given a subscription order for a monthly price
-    price = monthly_price(stripe_env)
+    price = monthly_price(catalog)
     order = subscription_order(orders_handler, price.id)
     # When the owner subscribes
     started = subscribe(subscribe_handler, order, price.id)
@@ -151,8 +150,8 @@ def test_resume_then_an_admin_cancels_now(live, stripe_env, cancel_subscription_
 
 
 def test_two_concurrent_first_subscriptions_by_a_new_user_make_one_stripe_customer(
-        live, stripe_env, orders_handler, subscribe_handler):
-    price = monthly_price(stripe_env)
+        live, stripe_env, catalog, orders_handler, subscribe_handler):
+    price = monthly_price(catalog)
     orders = [subscription_order(orders_handler, price.id, user="user-new") for _ in range(2)]
     with SerializedRequests():
         answers = race(2, lambda i: subscribe(subscribe_handler, orders[i], price.id, user="user-new"))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from payments import store
-from payments.models import OrderRecord
+from payments.data import store
+from payments.data.models import OrderRecord
 from tests.support.api import ADMIN, BOB, admin_order, call
 from tests.support.records import reload
 from tests.support.subscriptions import PRICE, given_started_subscription

@@ -4,22 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from payments import store
-from payments.clock import now_iso
-from payments.ids import new_id
-from payments.models import OrderRecord, PaymentRecord, ProcessedEventRecord
+from payments.core.clock import now_iso
+from payments.core.ids import new_id
+from payments.data import store
+from payments.data.models import OrderRecord, PaymentRecord, ProcessedEventRecord
+
+INTENT_ID = "pi_3QTEST000000000000000001"
+SESSION_ID = "cs_test_a1"
+UNSET: Any = object()
 
 
 def given_order_with_payment(*, amount: int = 1999, currency: str = "usd", user_id: str = "user-alice",
                              payment_status: str = "pending", mode: str = "payment_intent",
-                             intent_id: str | None = None, order_id: str | None = None,
+                             intent_id: str | None = UNSET, session_id: str | None = UNSET,
+                             order_id: str | None = None,
                              payment_id: str | None = None) -> tuple[OrderRecord, PaymentRecord]:
-    """A pending one_time order whose open payment is ``payment_status`` (as after a checkout)."""
+    """A pending one_time order whose open payment is ``payment_status`` (as after a checkout), linked to its
+    Stripe object as checkout leaves it: a PaymentIntent (``INTENT_ID``), or in checkout_session mode a Session
+    (``SESSION_ID``) whose PaymentIntent is not known yet."""
     now = now_iso()
     order_id, payment_id = order_id or new_id("ord"), payment_id or new_id("pay")
+    web = mode == "checkout_session"
+    intent_id = (None if web else INTENT_ID) if intent_id is UNSET else intent_id
+    session_id = (SESSION_ID if web else None) if session_id is UNSET else session_id
     payment = PaymentRecord(payment_id, order_id=order_id, user_id=user_id, amount=amount, currency=currency,
                             mode=mode, status=payment_status, stripe_payment_intent_id=intent_id,
-                            created_at=now, updated_at=now)
+                            stripe_checkout_session_id=session_id, created_at=now, updated_at=now)
     order = OrderRecord(order_id, user_id=user_id, kind="one_time", amount=amount, currency=currency,
                         description="Test order", status="pending", open_payment_id=payment_id,
                         payment_ids=[payment_id], created_at=now, updated_at=now, created_sort=f"{now}#{order_id}")
@@ -33,7 +43,7 @@ def reload(record: Any) -> Any:
 
 
 def ledger_entries() -> list[ProcessedEventRecord]:
-    store.connection()
+    store.bind()
     return list(ProcessedEventRecord.scan())  # test-only inspection of the whole ledger
 
 

@@ -6,10 +6,10 @@ import time
 from typing import Any
 
 from devstack.stripe_events import stripe_event, stripe_object
-from payments import store
-from payments.clock import now_iso
-from payments.ids import new_id
-from payments.models import OrderRecord, RecurringPaymentRecord
+from payments.core.clock import now_iso
+from payments.core.ids import new_id
+from payments.data import store
+from payments.data.models import OrderRecord, RecurringPaymentRecord
 
 PRICE = "price_monthly_pro"
 

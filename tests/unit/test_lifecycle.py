@@ -2,7 +2,7 @@
 
 import pytest
 
-from payments.lifecycle import order_may_move, payment_may_move
+from payments.core.lifecycle import order_may_move, payment_may_move
 
 
 @pytest.mark.parametrize(("current", "new", "allowed"), [

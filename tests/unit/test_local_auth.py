@@ -19,7 +19,7 @@ from devstack.local_auth import (
     load_signing_key,
     mint_token,
 )
-from payments.identity import caller_from_claims
+from payments.core.identity import caller_from_claims
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from payments.errors import InvalidField
-from payments.money import CURRENCIES, MAX_AMOUNT, format_amount, parse_amount, parse_currency
+from payments.core.errors import InvalidField
+from payments.core.money import CURRENCIES, MAX_AMOUNT, MINIMUM_CHARGE, format_amount, parse_amount, parse_currency
 
 
 @pytest.mark.parametrize(("code", "exponent", "step"), [
@@ -23,9 +23,23 @@ def test_unknown_or_malformed_currencies_are_refused_naming_the_field(value):
     assert error.value.field == "currency"
 
 
-@pytest.mark.parametrize(("amount", "code"), [(1, "usd"), (1, "jpy"), (10, "bhd"), (MAX_AMOUNT, "usd"), (500, "isk")])
+@pytest.mark.parametrize(("amount", "code"), [(50, "usd"), (50, "jpy"), (30, "gbp"), (10, "bhd"), (MAX_AMOUNT, "usd"),
+                                              (500, "isk"), (1, "kes")])
 def test_valid_amounts(amount, code):
     assert parse_amount(amount, CURRENCIES[code]) == amount
+
+
+@pytest.mark.parametrize(("amount", "code"), [(49, "usd"), (1, "usd"), (49, "jpy"), (29, "gbp"), (17499, "huf")])
+def test_an_amount_below_stripes_minimum_charge_is_refused_naming_the_minimum(amount, code):
+    with pytest.raises(InvalidField) as error:
+        parse_amount(amount, CURRENCIES[code])
+    assert error.value.code == "amount_below_minimum"
+    assert format_amount(MINIMUM_CHARGE[code], CURRENCIES[code]) in error.value.message
+
+
+def test_every_minimum_is_a_currency_of_the_table_and_a_valid_step():
+    for code, minimum in MINIMUM_CHARGE.items():
+        assert minimum % CURRENCIES[code].step == 0
 
 
 @pytest.mark.parametrize(("amount", "code"), [

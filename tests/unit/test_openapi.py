@@ -181,7 +181,7 @@ def test_every_api_operation_requires_the_bearer_jwt(spec: dict[str, Any]) -> No
 
 def _records() -> dict[str, Any]:
     """One of each record with every optional field set, so every optional key of the views appears."""
-    from payments.models import OrderItem, OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
+    from payments.data.models import OrderItem, OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
 
     stamp = "2026-11-22T10:00:00.000Z"
     order = OrderRecord(
@@ -218,7 +218,7 @@ def _properties(spec: dict[str, Any], name: str) -> set[str]:
 
 
 def test_order_schema_is_exactly_what_views_returns(spec: dict[str, Any]) -> None:
-    from payments.views import order_view
+    from payments.orders.views import order_view
 
     records = _records()
     full = order_view(records["order"], records["payments"], records["refunds"], records["recurring"])
@@ -253,8 +253,8 @@ def publishable_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 def test_checkout_response_schema_is_exactly_what_checkout_returns(
     spec: dict[str, Any], publishable_key: str, mode: str, created: dict[str, str],
 ) -> None:
-    from payments.checkout import _answer
-    from payments.models import PaymentRecord
+    from payments.checkout.api import _answer
+    from payments.data.models import PaymentRecord
 
     payment = PaymentRecord("pay_1", order_id="ord_1", user_id="user-alice", amount=1999, currency="usd",
                             mode=mode, status="pending", created_at="x", updated_at="x")
@@ -266,14 +266,14 @@ def test_checkout_response_schema_is_exactly_what_checkout_returns(
 
 
 def test_error_schema_is_what_the_api_answers(spec: dict[str, Any]) -> None:
-    from payments.http import error_response
+    from payments.core.http import error_response
 
     response = error_response(400, "invalid_field", "amount: must be greater than zero")
     assert_valid(spec, "/components/schemas/Error", json.loads(response.body))
 
 
 def test_currency_table_is_the_one_in_money(spec: dict[str, Any]) -> None:
-    from payments.money import CURRENCIES
+    from payments.core.money import CURRENCIES
 
     schema = spec["components"]["schemas"]["Currency"]
     documented = {code: int(exponent) for exponent, codes in schema["x-currencies"].items() for code in codes}

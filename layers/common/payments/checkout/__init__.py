@@ -1,0 +1,1 @@
+"""One-time checkout: starting a payment (``api``) and what Stripe reports about it (``events``)."""

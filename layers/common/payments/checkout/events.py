@@ -1,0 +1,167 @@
+"""What one-time payment events do: PaymentIntent and Checkout Session events move our payment and its order.
+
+- **Finding** the payment: the object's metadata ``{orderId, paymentId}`` is the hint; without it, a
+  PaymentIntent is looked up on the payments' ``byPaymentIntent`` index.
+- **Links, not labels**: a PaymentIntent event changes a payment only when the payment holds that PaymentIntent,
+  a Checkout Session event only when it holds that Session. An object we never created, whatever its metadata
+  says, is ``ignored``. A payment still waiting for its Stripe id (its checkout is recording Stripe's answer)
+  answers 500, so Stripe delivers again a moment later. A Session's PaymentIntent is learnt from the Session.
+- **Forward only**: moves follow ``payments.core.lifecycle``, so a late or reordered event never moves anything
+  back (a ``payment_failed`` after ``succeeded`` changes nothing).
+- **Settling**: a succeeded payment settles its order (``payments.orders.settle``): ``paid``, or
+  ``amount_mismatch`` when the amount or currency differs. A second successful payment for an order already paid
+  is recorded and refunded automatically (``payments.refunds.automatic``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payments.core import validation
+from payments.core.clock import now_iso
+from payments.core.lifecycle import payment_may_move
+from payments.data import payments as payment_store
+from payments.data import store
+from payments.data.models import OrderRecord, PaymentRecord
+from payments.orders.settle import settle_order
+from payments.refunds import automatic
+from payments.stripe.objects import StripeCheckoutSession, StripePaymentIntent
+from payments.webhooks.event import StripeEvent
+from payments.webhooks.pipeline import Decision, EventRule, NotLinkedYet, NotOurs, Records, newest, require_link
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """What an event says happened to a payment, whichever object it came on."""
+
+    status: str | None  # the status it moves the payment to, or None (informational only)
+    amount: int | None = None
+    currency: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
+def _payment_keys(metadata: dict[str, str], intent_id: str | None) -> dict[str, store.Key] | None:
+    payment_id, order_id = metadata.get("paymentId", ""), metadata.get("orderId", "")
+    if not (validation.is_identifier(payment_id, "pay_") and validation.is_identifier(order_id, "ord_")):
+        found = payment_store.find_by_payment_intent(intent_id)
+        if found is None:
+            return None
+        payment_id, order_id = found.payment_id, found.order_id
+    return {"payment": (PaymentRecord, payment_id), "order": (OrderRecord, order_id)}
+
+
+def _payment_and_order(records: Records) -> tuple[PaymentRecord, OrderRecord]:
+    payment = records.require("payment", PaymentRecord)
+    order = records.require("order", OrderRecord)
+    if payment.order_id != order.order_id:
+        raise NotOurs("the payment is not the order's")
+    return payment, order
+
+
+def _waiting_for_link(payment: PaymentRecord, mode: str) -> bool:
+    """A payment of ``mode`` whose checkout has not recorded Stripe's id yet."""
+    return payment.mode == mode and payment.status == "pending" and not (
+        payment.stripe_payment_intent_id or payment.stripe_checkout_session_id)
+
+
+class PaymentIntentRule(EventRule[StripePaymentIntent]):
+    STATUS = {"payment_intent.succeeded": "succeeded", "payment_intent.payment_failed": "failed",
+              "payment_intent.canceled": "canceled"}
+
+    def read(self, event: StripeEvent) -> StripePaymentIntent:
+        return StripePaymentIntent.parse(event.object)
+
+    def locate(self, event: StripeEvent, subject: StripePaymentIntent) -> dict[str, store.Key] | None:
+        return _payment_keys(subject.metadata, subject.id)
+
+    def decide(self, event: StripeEvent, subject: StripePaymentIntent, records: Records) -> Decision | None:
+        payment, order = _payment_and_order(records)
+        if payment.stripe_payment_intent_id is None and _waiting_for_link(payment, "payment_intent"):
+            raise NotLinkedYet(f"payment {payment.payment_id} is still recording its PaymentIntent")
+        require_link(payment.stripe_payment_intent_id, subject.id, "PaymentIntent")
+        status = self.STATUS[event.type]
+        failed = status == "failed"
+        outcome = PaymentOutcome(status=status, amount=subject.amount_received or subject.amount,
+                                 currency=subject.currency, failure_code=subject.failure_code if failed else None,
+                                 failure_message=subject.failure_message if failed else None)
+        return apply_outcome(event, payment, order, outcome, charge_id=subject.charge_id)
+
+
+class CheckoutSessionRule(EventRule[StripeCheckoutSession]):
+    def read(self, event: StripeEvent) -> StripeCheckoutSession:
+        return StripeCheckoutSession.parse(event.object)
+
+    def locate(self, event: StripeEvent, subject: StripeCheckoutSession) -> dict[str, store.Key] | None:
+        return _payment_keys(subject.metadata, None)
+
+    def decide(self, event: StripeEvent, subject: StripeCheckoutSession, records: Records) -> Decision | None:
+        payment, order = _payment_and_order(records)
+        if payment.stripe_checkout_session_id is None and _waiting_for_link(payment, "checkout_session"):
+            raise NotLinkedYet(f"payment {payment.payment_id} is still recording its Checkout Session")
+        require_link(payment.stripe_checkout_session_id, subject.id, "Checkout Session")
+        if event.type == "checkout.session.completed":
+            status = "succeeded" if subject.payment_status in ("paid", "no_payment_required") else None
+        else:
+            status = {"checkout.session.async_payment_succeeded": "succeeded",
+                      "checkout.session.async_payment_failed": "failed",
+                      "checkout.session.expired": "canceled"}[event.type]
+        outcome = PaymentOutcome(status=status, amount=subject.amount_total, currency=subject.currency,
+                                 failure_code="async_payment_failed" if status == "failed" else None)
+        learnt = payment.stripe_payment_intent_id is None and subject.payment_intent_id is not None
+        if learnt:  # the Session's PaymentIntent: a link Stripe gives us, from the object we hold
+            payment.stripe_payment_intent_id = subject.payment_intent_id
+        return apply_outcome(event, payment, order, outcome, changed=learnt)
+
+
+def apply_outcome(event: StripeEvent, payment: PaymentRecord, order: OrderRecord, outcome: PaymentOutcome, *,
+                  charge_id: str | None = None, changed: bool = False) -> Decision | None:
+    """Move ``payment`` (and its order) as ``outcome`` says; None when nothing changes."""
+    decision, now = Decision(), now_iso()
+    if charge_id and payment.stripe_charge_id is None:
+        payment.stripe_charge_id, changed = charge_id, True
+    if outcome.status is not None and payment_may_move(payment.status, outcome.status):
+        payment.status, changed = outcome.status, True
+        decision.count(f"Payment{outcome.status.capitalize()}")
+        if outcome.status == "succeeded":
+            payment.amount_received, payment.currency_received = outcome.amount, outcome.currency
+            payment.failure_code = payment.failure_message = None
+            _settle(payment, order, decision)
+        elif outcome.status == "failed":
+            payment.failure_code = outcome.failure_code
+            payment.failure_message = (outcome.failure_message or "")[:500] or None
+        if payment.status in ("succeeded", "canceled") and order.open_payment_id == payment.payment_id:
+            order.open_payment_id, order.updated_at = None, now
+            decision.save(order)
+    if not changed:
+        return None
+    payment.updated_at = now
+    payment.last_event_created = newest(payment.last_event_created, event)
+    decision.save(payment)
+    return decision
+
+
+def _settle(payment: PaymentRecord, order: OrderRecord, decision: Decision) -> None:
+    settlement = settle_order(order, payment.payment_id, paid_amount=_int(payment.amount_received),
+                              paid_currency=payment.currency_received, expected_amount=int(order.amount),
+                              expected_currency=order.currency)
+    for metric in settlement.metrics:
+        decision.count(metric)
+    if settlement.changed:
+        decision.save(order)
+    if settlement.duplicate and payment.stripe_payment_intent_id:
+        refund = automatic.reserve(payment, order)
+        decision.save(order).save(refund)
+        intent_id = payment.stripe_payment_intent_id
+        decision.then(lambda: automatic.send(refund, intent_id))
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+PAYMENT_RULES: dict[str, EventRule[StripePaymentIntent] | EventRule[StripeCheckoutSession]] = {
+    **{t: PaymentIntentRule() for t in PaymentIntentRule.STATUS},
+    **{t: CheckoutSessionRule() for t in ("checkout.session.completed", "checkout.session.async_payment_succeeded",
+                                          "checkout.session.async_payment_failed", "checkout.session.expired")},
+}

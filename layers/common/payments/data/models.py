@@ -1,0 +1,215 @@
+"""pynamodb models: one per table, attribute names as stored (camelCase, as the API speaks).
+
+Keys and indexes are designed for the queries the product makes; nothing here is ever scanned:
+
+- ``OrdersTable``: ``orderId``; index ``byUser`` (``userId``, ``createdSort`` = createdAt#orderId) for
+  "my orders, newest first". An order lists its payments' and refunds' ids, so reading an order and
+  everything under it is one GetItem and one BatchGetItem.
+- ``PaymentsTable``: ``paymentId``; index ``byPaymentIntent`` finds our payment from a Stripe
+  PaymentIntent we did not label (a refund made in the Dashboard reports only its PaymentIntent).
+- ``RefundsTable``: ``refundId``. A refund we start has our id in its Stripe metadata; one made elsewhere
+  gets the id ``ref_<Stripe refund id>``, so however often Stripe reports it, it is one record.
+- ``RecurringPaymentsTable``: ``recurringPaymentId``; index ``byStripeSubscription``.
+- ``CustomersTable``: ``userId`` -> the user's one Stripe customer.
+- ``ProcessedEventsTable``: ``eventId``, the ledger of applied Stripe events, expiring by TTL.
+
+Every mutable record carries a ``version``: pynamodb adds ``version = <read value>`` to each write,
+which is what makes read-decide-write safe under concurrent requests and webhook deliveries.
+
+Stripe's stamps and ours are kept apart: ``lastEventCreated`` is always a Stripe ``created`` (of the newest event
+applied), never our clock, so an event is only ever compared with Stripe's own stamps. ``createdAt`` /
+``updatedAt`` are ours, for people and sorting.
+
+``TABLES`` names the setting that holds each model's table; ``payments.data.store.bind`` applies it once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.models import Model
+
+
+class _Meta:
+    region: str | None = None
+    table_name: str
+
+
+class OrderItem(MapAttribute[str, Any]):
+    price_id = UnicodeAttribute(attr_name="priceId")
+    quantity = NumberAttribute()
+    unit_amount = NumberAttribute(attr_name="unitAmount")
+    recurring = BooleanAttribute(default=False)
+
+
+class OrdersByUser(GlobalSecondaryIndex["OrderRecord"]):
+    class Meta:
+        index_name = "byUser"
+        projection = AllProjection()
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    created_sort = UnicodeAttribute(range_key=True, attr_name="createdSort")
+
+
+class OrderRecord(Model):
+    class Meta(_Meta):
+        table_name = "OrdersTable"
+
+    order_id = UnicodeAttribute(hash_key=True, attr_name="orderId")
+    user_id = UnicodeAttribute(attr_name="userId")
+    kind = UnicodeAttribute()  # one_time | subscription | renewal
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    status = UnicodeAttribute()  # pending | paid | partially_refunded | refunded | amount_mismatch
+    parent_order_id = UnicodeAttribute(null=True, attr_name="parentOrderId")
+    items = ListAttribute(of=OrderItem, null=True)
+    price_id = UnicodeAttribute(null=True, attr_name="priceId")
+    open_payment_id = UnicodeAttribute(null=True, attr_name="openPaymentId")
+    paid_by_payment_id = UnicodeAttribute(null=True, attr_name="paidByPaymentId")
+    # pynamodb types a ListAttribute(of=UnicodeAttribute) as a list of attributes, not of str (pynamodb#1246)
+    payment_ids: ListAttribute[str] = ListAttribute(
+        of=UnicodeAttribute, default=list, attr_name="paymentIds")  # type: ignore[arg-type]
+    refund_ids: ListAttribute[str] = ListAttribute(
+        of=UnicodeAttribute, default=list, attr_name="refundIds")  # type: ignore[arg-type]
+    recurring_payment_id = UnicodeAttribute(null=True, attr_name="recurringPaymentId")
+    stripe_invoice_id = UnicodeAttribute(null=True, attr_name="stripeInvoiceId")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    created_sort = UnicodeAttribute(attr_name="createdSort")
+    version = VersionAttribute()
+
+    by_user = OrdersByUser()
+
+
+class PaymentsByPaymentIntent(GlobalSecondaryIndex["PaymentRecord"]):
+    class Meta:
+        index_name = "byPaymentIntent"
+        projection = IncludeProjection(["orderId"])
+
+    order_id = UnicodeAttribute(attr_name="orderId")
+    stripe_payment_intent_id = UnicodeAttribute(hash_key=True, attr_name="stripePaymentIntentId")
+
+
+class PaymentRecord(Model):
+    class Meta(_Meta):
+        table_name = "PaymentsTable"
+
+    payment_id = UnicodeAttribute(hash_key=True, attr_name="paymentId")
+    order_id = UnicodeAttribute(attr_name="orderId")
+    user_id = UnicodeAttribute(attr_name="userId")
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    mode = UnicodeAttribute()  # payment_intent | checkout_session | invoice
+    status = UnicodeAttribute()  # pending | succeeded | failed | canceled
+    stripe_payment_intent_id = UnicodeAttribute(null=True, attr_name="stripePaymentIntentId")
+    stripe_checkout_session_id = UnicodeAttribute(null=True, attr_name="stripeCheckoutSessionId")
+    stripe_charge_id = UnicodeAttribute(null=True, attr_name="stripeChargeId")
+    amount_received = NumberAttribute(null=True, attr_name="amountReceived")
+    currency_received = UnicodeAttribute(null=True, attr_name="currencyReceived")
+    amount_refunded = NumberAttribute(default=0, attr_name="amountRefunded")
+    amount_reserved = NumberAttribute(default=0, attr_name="amountReserved")
+    success_url = UnicodeAttribute(null=True, attr_name="successUrl")
+    cancel_url = UnicodeAttribute(null=True, attr_name="cancelUrl")
+    failure_code = UnicodeAttribute(null=True, attr_name="failureCode")
+    failure_message = UnicodeAttribute(null=True, attr_name="failureMessage")
+    last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    version = VersionAttribute()
+
+    by_payment_intent = PaymentsByPaymentIntent()
+
+
+class RefundRecord(Model):
+    class Meta(_Meta):
+        table_name = "RefundsTable"
+
+    refund_id = UnicodeAttribute(hash_key=True, attr_name="refundId")
+    payment_id = UnicodeAttribute(attr_name="paymentId")
+    order_id = UnicodeAttribute(attr_name="orderId")
+    amount = NumberAttribute()
+    currency = UnicodeAttribute()
+    status = UnicodeAttribute()  # pending | succeeded | failed | canceled
+    origin = UnicodeAttribute(default="api")  # api | stripe (made outside our API)
+    reason = UnicodeAttribute(null=True)
+    requested_by = UnicodeAttribute(null=True, attr_name="requestedBy")
+    stripe_refund_id = UnicodeAttribute(null=True, attr_name="stripeRefundId")
+    failure_reason = UnicodeAttribute(null=True, attr_name="failureReason")
+    last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    version = VersionAttribute()
+
+
+class RecurringPaymentsByStripeSubscription(GlobalSecondaryIndex["RecurringPaymentRecord"]):
+    class Meta:
+        index_name = "byStripeSubscription"
+        projection = IncludeProjection(["orderId"])
+
+    order_id = UnicodeAttribute(attr_name="orderId")
+    stripe_subscription_id = UnicodeAttribute(hash_key=True, attr_name="stripeSubscriptionId")
+
+
+class RecurringPaymentRecord(Model):
+    class Meta(_Meta):
+        table_name = "RecurringPaymentsTable"
+
+    recurring_payment_id = UnicodeAttribute(hash_key=True, attr_name="recurringPaymentId")
+    order_id = UnicodeAttribute(attr_name="orderId")
+    user_id = UnicodeAttribute(attr_name="userId")
+    price_id = UnicodeAttribute(attr_name="priceId")
+    status = UnicodeAttribute()  # incomplete | active | past_due | canceled | ... (Stripe's)
+    stripe_subscription_id = UnicodeAttribute(null=True, attr_name="stripeSubscriptionId")
+    stripe_customer_id = UnicodeAttribute(null=True, attr_name="stripeCustomerId")
+    cancel_at_period_end = BooleanAttribute(default=False, attr_name="cancelAtPeriodEnd")
+    current_period_end = UnicodeAttribute(null=True, attr_name="currentPeriodEnd")
+    last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
+    # Set when our API applied Stripe's answer to a change (cancel, resume): that answer carries no Stripe stamp,
+    # so the next event that disagrees with the record is settled by reading the subscription from Stripe.
+    changed_by_api = BooleanAttribute(default=False, attr_name="changedByApi")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    version = VersionAttribute()
+
+    by_stripe_subscription = RecurringPaymentsByStripeSubscription()
+
+
+class CustomerRecord(Model):
+    class Meta(_Meta):
+        table_name = "CustomersTable"
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    stripe_customer_id = UnicodeAttribute(null=True, attr_name="stripeCustomerId")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+
+
+class ProcessedEventRecord(Model):
+    class Meta(_Meta):
+        table_name = "ProcessedEventsTable"
+
+    event_id = UnicodeAttribute(hash_key=True, attr_name="eventId")
+    event_type = UnicodeAttribute(attr_name="eventType")
+    endpoint = UnicodeAttribute()
+    processed_at = UnicodeAttribute(attr_name="processedAt")
+    expires_at = TTLAttribute(attr_name="expiresAt")
+
+
+TABLES: dict[type[Model], str] = {
+    OrderRecord: "orders_table",
+    PaymentRecord: "payments_table",
+    RefundRecord: "refunds_table",
+    RecurringPaymentRecord: "recurring_payments_table",
+    CustomerRecord: "customers_table",
+    ProcessedEventRecord: "processed_events_table",
+}

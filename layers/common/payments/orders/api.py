@@ -1,0 +1,158 @@
+"""Orders: create (from the app's catalog prices, or an explicit amount by an admin), read one, list mine.
+
+The amount of a catalog order is computed here from Stripe's prices; the client never names it. Only the
+prices the app sells (``SELLABLE_PRICE_IDS``, the template's ``SellablePriceIds``) can be ordered: any other
+price in the Stripe account, another app's included, is a 400 as if it did not exist. An order below Stripe's
+minimum charge for its currency is a 400 here, not a failed payment later.
+
+Reading an order and everything under it costs one GetItem and one BatchGetItem per 100 records under it; a
+page of orders costs one Query and the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from payments.core import money, validation
+from payments.core.config import get_settings
+from payments.core.errors import InvalidField, NotFound
+from payments.core.identity import Caller
+from payments.core.ids import new_id
+from payments.core.observability import count, logger
+from payments.data import orders as order_store
+from payments.data.models import OrderItem, OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
+from payments.orders.views import order_view
+from payments.stripe import api as stripe_api
+from payments.stripe.client import StripeResourceMissing
+from payments.stripe.objects import StripePrice
+
+MAX_ITEMS = 20
+MAX_QUANTITY = 1000
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    price_id: str
+    quantity: int
+
+
+def parse_catalog_items(body: Mapping[str, Any]) -> list[CatalogItem]:
+    raw = body.get("items")
+    if not isinstance(raw, list) or not raw:
+        raise InvalidField("items", "must be a non-empty list of {priceId, quantity}")
+    if len(raw) > MAX_ITEMS:
+        raise InvalidField("items", f"must have at most {MAX_ITEMS} entries")
+    items = []
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise InvalidField(f"items[{index}]", "must be an object with priceId and quantity")
+        try:
+            price_id = validation.identifier(entry, "priceId")
+            quantity = validation.integer(entry, "quantity", required=False, minimum=1, maximum=MAX_QUANTITY)
+        except InvalidField as error:
+            raise InvalidField(f"items[{index}].{error.field}", error.message.split(": ", 1)[-1],
+                               code=error.code) from None
+        assert price_id is not None
+        items.append(CatalogItem(price_id=price_id, quantity=1 if quantity is None else quantity))
+    return items
+
+
+def _sellable_price(index: int, price_id: str) -> StripePrice:
+    field = f"items[{index}].priceId"
+    if price_id not in get_settings().sellable_prices:
+        raise InvalidField(field, "no such price", code="unknown_price")
+    try:
+        price = stripe_api.retrieve_price(price_id)
+    except StripeResourceMissing:
+        raise InvalidField(field, "no such price", code="unknown_price") from None
+    if not price.active:
+        raise InvalidField(field, "this price is no longer sold", code="inactive_price")
+    if price.unit_amount is None:
+        raise InvalidField(field, "only fixed-amount prices can be ordered", code="unsupported_price")
+    return price
+
+
+def create_catalog_order(caller: Caller, items: Sequence[CatalogItem], description: str) -> dict[str, Any]:
+    """An order for the caller, priced from Stripe: one recurring price alone makes a subscription order."""
+    prices: dict[str, StripePrice] = {}
+    for index, item in enumerate(items):
+        if item.price_id not in prices:
+            prices[item.price_id] = _sellable_price(index, item.price_id)
+    currencies = {prices[i.price_id].currency for i in items}
+    if len(currencies) != 1:
+        raise InvalidField("items", "all prices in one order must share one currency", code="mixed_currencies")
+    currency = money.parse_currency(currencies.pop(), "items")
+    recurring = [i for i in items if prices[i.price_id].recurring]
+    if recurring and (len(items) != 1 or items[0].quantity != 1):
+        raise InvalidField("items", "a subscription order has exactly one recurring price, quantity 1",
+                           code="mixed_recurring")
+    amount = money.parse_amount(sum((prices[i.price_id].unit_amount or 0) * i.quantity for i in items), currency,
+                                "items")
+    order = order_store.new(
+        order_id=new_id("ord"), user_id=caller.user_id, kind="subscription" if recurring else "one_time",
+        amount=amount, currency=currency.code, description=description,
+        items=[OrderItem(price_id=i.price_id, quantity=i.quantity, unit_amount=prices[i.price_id].unit_amount,
+                         recurring=prices[i.price_id].recurring) for i in items],
+        price_id=recurring[0].price_id if recurring else None)
+    return _create(order)
+
+
+def create_admin_order(caller: Caller, body: Mapping[str, Any]) -> dict[str, Any]:
+    """An admin bills a user an explicit amount: a one_time order for that user."""
+    caller.require_admin()
+    user_id = str(validation.text(body, "userId", max_length=256, strip=False))
+    currency = money.parse_currency(body.get("currency"))
+    amount = money.parse_amount(body.get("amount"), currency)
+    description = validation.text(body, "description", required=False, max_length=500) or ""
+    order = order_store.new(order_id=new_id("ord"), user_id=user_id, kind="one_time", amount=amount,
+                            currency=currency.code, description=description)
+    logger.info("admin created an order", extra={"order_id": order.order_id, "for_user": user_id})
+    return _create(order)
+
+
+def create_order(caller: Caller, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /orders``: the catalog form (any user) or the explicit-amount form (admins only)."""
+    if "items" in body or not ({"amount", "currency", "userId"} & body.keys()):
+        items = parse_catalog_items(body)
+        description = validation.text(body, "description", required=False, max_length=500) or ""
+        return create_catalog_order(caller, items, description)
+    return create_admin_order(caller, body)
+
+
+def _create(order: OrderRecord) -> dict[str, Any]:
+    order_store.create(order)
+    count("OrderCreated")
+    return order_view(order)
+
+
+# --- reads --------------------------------------------------------------------------------------------
+
+
+def _views(orders: Sequence[OrderRecord]) -> list[dict[str, Any]]:
+    found = order_store.children(orders)
+    return [
+        order_view(order, order_store.pick(found, PaymentRecord, order.payment_ids or []),
+                   order_store.pick(found, RefundRecord, order.refund_ids or []),
+                   found.get((RecurringPaymentRecord, order.recurring_payment_id or "")))
+        for order in orders
+    ]
+
+
+def load_visible_order(caller: Caller, order_id: str) -> OrderRecord:
+    """The order, if the caller may see it; another user's order is indistinguishable from none (404)."""
+    order = order_store.get(order_id) if validation.is_identifier(order_id, "ord_") else None
+    if order is None or not caller.can_see(order.user_id):
+        raise NotFound("no such order", code="order_not_found")
+    return order
+
+
+def get_order(caller: Caller, order_id: str) -> dict[str, Any]:
+    return _views([load_visible_order(caller, order_id)])[0]
+
+
+def list_orders(caller: Caller, *, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The caller's orders, newest first (ties by orderId, descending), one page at a time."""
+    page, next_cursor = order_store.page_for_user(caller.user_id, limit=limit, cursor=cursor)
+    return {"orders": _views(page), "nextCursor": next_cursor}

@@ -1,0 +1,75 @@
+"""The API's JSON shapes, built from records (the same shape for every read of an order)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from payments.data.models import OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
+
+
+def payment_view(payment: PaymentRecord) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "paymentId": payment.payment_id,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "status": payment.status,
+        "amountRefunded": payment.amount_refunded or 0,
+        "stripePaymentIntentId": payment.stripe_payment_intent_id,
+        "createdAt": payment.created_at,
+    }
+    if payment.stripe_checkout_session_id:
+        view["stripeCheckoutSessionId"] = payment.stripe_checkout_session_id
+    if payment.failure_code:
+        view["failureCode"] = payment.failure_code
+        view["failureMessage"] = payment.failure_message
+    return view
+
+
+def refund_view(refund: RefundRecord) -> dict[str, Any]:
+    view = {
+        "refundId": refund.refund_id,
+        "paymentId": refund.payment_id,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "status": refund.status,
+        "stripeRefundId": refund.stripe_refund_id,
+        "createdAt": refund.created_at,
+    }
+    if refund.failure_reason:
+        view["failureReason"] = refund.failure_reason
+    return view
+
+
+def subscription_view(recurring: RecurringPaymentRecord) -> dict[str, Any]:
+    return {
+        "recurringPaymentId": recurring.recurring_payment_id,
+        "stripeSubscriptionId": recurring.stripe_subscription_id,
+        "priceId": recurring.price_id,
+        "status": recurring.status,
+        "cancelAtPeriodEnd": bool(recurring.cancel_at_period_end),
+        "currentPeriodEnd": recurring.current_period_end,
+    }
+
+
+def order_view(order: OrderRecord, payments: Iterable[PaymentRecord] = (), refunds: Iterable[RefundRecord] = (),
+               recurring: RecurringPaymentRecord | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "orderId": order.order_id,
+        "userId": order.user_id,
+        "kind": order.kind,
+        "amount": order.amount,
+        "currency": order.currency,
+        "description": order.description or "",
+        "status": order.status,
+        "parentOrderId": order.parent_order_id,
+        "createdAt": order.created_at,
+        "updatedAt": order.updated_at,
+        "payments": [payment_view(p) for p in sorted(payments, key=lambda p: p.created_at)],
+        "refunds": [refund_view(r) for r in sorted(refunds, key=lambda r: r.created_at)],
+        "subscription": subscription_view(recurring) if recurring is not None else None,
+    }
+    if order.items:
+        view["items"] = [{"priceId": i.price_id, "quantity": i.quantity, "unitAmount": i.unit_amount}
+                         for i in order.items]
+    return view

@@ -1,0 +1,313 @@
+"""Stripe's objects as the product reads them: one frozen ``Stripe*`` view per kind, from an API answer
+(``obj.to_dict()``) or a webhook payload alike. (Ours are the ``*Record`` models in ``payments.data.models``.)
+
+Every field is checked as it is read: a payload of any shape either gives a complete view or raises
+``MalformedObject`` (the webhook pipeline answers such an event ``ignored``; it never becomes a 500). Ids must
+look like Stripe's ids; text must be storable (no lone surrogates). Links between objects are ids read from
+where the pinned API version puts them, falling back to older places where the pipeline's emulator and older
+API versions keep them (noted per field).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from payments.core.validation import is_clean_text
+
+_STRIPE_ID = re.compile(r"^[a-z]{2,10}_[A-Za-z0-9_]{1,250}$")
+MAX_TEXT = 5000
+
+
+class MalformedObject(ValueError):
+    """A Stripe object without a field we read, or with a value of the wrong kind there."""
+
+
+def object_id(value: Any) -> str | None:
+    """The id of a Stripe reference however it comes: an id string, an expanded object, or its dict."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    elif value is not None and not isinstance(value, str):
+        value = getattr(value, "id", None)
+    return value if isinstance(value, str) else None
+
+
+def is_stripe_id(value: Any, prefix: str | tuple[str, ...] = "") -> bool:
+    return isinstance(value, str) and bool(_STRIPE_ID.match(value)) and value.startswith(prefix)
+
+
+class Fields:
+    """Typed, checked reads of one Stripe object's fields; any surprise is a ``MalformedObject``."""
+
+    def __init__(self, obj: Any, kind: str):
+        if not isinstance(obj, Mapping):
+            raise MalformedObject(f"a {kind} must be an object")
+        self.obj, self.kind = obj, kind
+
+    def _fail(self, name: str, what: str) -> MalformedObject:
+        return MalformedObject(f"{self.kind}.{name} {what}")
+
+    def id(self, prefix: str | tuple[str, ...]) -> str:
+        value = self.obj.get("id")
+        if not is_stripe_id(value, prefix):
+            raise self._fail("id", f"must be a Stripe id starting with {prefix!r}")
+        return str(value)
+
+    def ref(self, name: str, prefix: str = "", source: Mapping[str, Any] | None = None) -> str | None:
+        """The id of a linked object (an id or an expanded object), or None when absent."""
+        raw = (self.obj if source is None else source).get(name)
+        if raw is None:
+            return None
+        value = object_id(raw)
+        if not is_stripe_id(value, prefix):
+            raise self._fail(name, f"must be a Stripe id starting with {prefix!r}")
+        return value
+
+    def text(self, name: str, source: Mapping[str, Any] | None = None) -> str | None:
+        value = (self.obj if source is None else source).get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str) or len(value) > MAX_TEXT or not is_clean_text(value):
+            raise self._fail(name, "must be text")
+        return value
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
+        value = self.text(name)
+        if value is None:
+            return default
+        if value not in choices:
+            raise self._fail(name, "has a value we do not know")
+        return value
+
+    def integer(self, name: str, default: int | None = None, source: Mapping[str, Any] | None = None) -> int | None:
+        value = (self.obj if source is None else source).get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 10**15:
+            raise self._fail(name, "must be a non-negative integer")
+        return value
+
+    def flag(self, name: str) -> bool:
+        value = self.obj.get(name)
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            raise self._fail(name, "must be true or false")
+        return value
+
+    def currency(self, name: str = "currency") -> str | None:
+        value = self.text(name)
+        if value is not None and not (len(value) == 3 and value.isascii() and value.isalpha()):
+            raise self._fail(name, "must be a currency code")
+        return value.lower() if value else None
+
+    def mapping(self, name: str, source: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+        value = (self.obj if source is None else source).get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self._fail(name, "must be an object")
+        return value
+
+    def listed(self, name: str, source: Mapping[str, Any] | None = None) -> list[Any] | None:
+        """The ``data`` of a list object (None when the list is absent or not complete: ``has_more``)."""
+        value = self.mapping(name, source)
+        if not value:
+            return None
+        data = value.get("data")
+        if not isinstance(data, list):
+            raise self._fail(name, "must be a list object")
+        return None if value.get("has_more") else data
+
+    def metadata(self, source: Mapping[str, Any] | None = None) -> dict[str, str]:
+        value = self.mapping("metadata", source)
+        out: dict[str, str] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and isinstance(item, str) and is_clean_text(key) and is_clean_text(item):
+                out[key] = item
+        return out
+
+
+@dataclass(frozen=True)
+class StripePaymentIntent:
+    id: str
+    status: str
+    amount: int
+    amount_received: int
+    currency: str
+    client_secret: str | None
+    charge_id: str | None
+    metadata: dict[str, str]
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripePaymentIntent:
+        f = Fields(obj, "payment_intent")
+        error = f.mapping("last_payment_error")
+        return cls(id=f.id("pi_"), status=f.text("status") or "", amount=f.integer("amount", 0) or 0,
+                   amount_received=f.integer("amount_received", 0) or 0, currency=f.currency() or "",
+                   client_secret=f.text("client_secret"), charge_id=f.ref("latest_charge", "ch_"),
+                   metadata=f.metadata(),
+                   failure_code=f.text("decline_code", error) or f.text("code", error),
+                   failure_message=f.text("message", error))
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in ("canceled", "succeeded")
+
+    @property
+    def is_taking_money(self) -> bool:
+        return self.status in ("succeeded", "processing")
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.status in ("requires_action", "requires_confirmation", "requires_payment_method")
+
+
+@dataclass(frozen=True)
+class StripeCheckoutSession:
+    id: str
+    status: str | None  # open | complete | expired
+    payment_status: str | None  # paid | unpaid | no_payment_required
+    amount_total: int | None
+    currency: str | None
+    payment_intent_id: str | None
+    url: str | None
+    metadata: dict[str, str]
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripeCheckoutSession:
+        f = Fields(obj, "checkout.session")
+        return cls(id=f.id("cs_"), status=f.text("status"), payment_status=f.text("payment_status"),
+                   amount_total=f.integer("amount_total"), currency=f.currency(),
+                   payment_intent_id=f.ref("payment_intent", "pi_"), url=f.text("url"), metadata=f.metadata())
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    @property
+    def is_taking_money(self) -> bool:
+        return self.status == "complete"
+
+
+@dataclass(frozen=True)
+class StripeRefund:
+    id: str
+    status: str | None
+    amount: int
+    currency: str | None
+    payment_intent_id: str | None
+    charge_id: str | None
+    metadata: dict[str, str]
+    reason: str | None = None
+    failure_reason: str | None = None
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripeRefund:
+        f = Fields(obj, "refund")
+        return cls(id=f.id(("re_", "pyr_")), status=f.text("status"), amount=f.integer("amount", 0) or 0,
+                   currency=f.currency(), payment_intent_id=f.ref("payment_intent", "pi_"),
+                   charge_id=f.ref("charge", "ch_"), metadata=f.metadata(), reason=f.text("reason"),
+                   failure_reason=f.text("failure_reason"))
+
+
+@dataclass(frozen=True)
+class StripeCharge:
+    id: str
+    payment_intent_id: str | None
+    refunds: list[StripeRefund] | None  # None when the payload does not list them all
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripeCharge:
+        f = Fields(obj, "charge")
+        listed = f.listed("refunds")
+        return cls(id=f.id("ch_"), payment_intent_id=f.ref("payment_intent", "pi_"),
+                   refunds=[StripeRefund.parse(r) for r in listed] if listed is not None else None)
+
+
+@dataclass(frozen=True)
+class StripeSubscription:
+    id: str
+    status: str
+    cancel_at_period_end: bool
+    current_period_end: int | None
+    customer_id: str | None
+    metadata: dict[str, str]
+    client_secret: str | None = None  # of the latest invoice's payment, when it was expanded
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripeSubscription:
+        f = Fields(obj, "subscription")
+        items = f.listed("items") or []
+        first = Fields(items[0], "subscription.items[0]") if items else None
+        # The current API version keeps the period on each item; older ones on the subscription.
+        period_end = (first.integer("current_period_end") if first else None) or f.integer("current_period_end")
+        secret = None
+        invoice = f.obj.get("latest_invoice")
+        if isinstance(invoice, Mapping):
+            confirmation = f.mapping("confirmation_secret", invoice)
+            intent = invoice.get("payment_intent")
+            secret = f.text("client_secret", confirmation) or (
+                f.text("client_secret", intent) if isinstance(intent, Mapping) else None)
+        return cls(id=f.id("sub_"), status=f.text("status") or "", cancel_at_period_end=f.flag("cancel_at_period_end"),
+                   current_period_end=period_end, customer_id=f.ref("customer", "cus_"), metadata=f.metadata(),
+                   client_secret=secret)
+
+
+@dataclass(frozen=True)
+class StripeInvoice:
+    id: str
+    billing_reason: str | None
+    amount_paid: int
+    amount_due: int
+    currency: str | None
+    subscription_id: str | None
+    subscription_metadata: dict[str, str]
+    payment_intent_id: str | None
+    customer_id: str | None
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripeInvoice:
+        f = Fields(obj, "invoice")
+        # The pinned API version: parent.subscription_details; older versions: subscription (+ details).
+        details = f.mapping("subscription_details", f.mapping("parent")) or f.mapping("subscription_details")
+        subscription = f.ref("subscription", "sub_", details) or f.ref("subscription", "sub_")
+        intent = None
+        for entry in f.listed("payments") or []:  # the pinned version: invoice.payments[].payment.payment_intent
+            payment = f.mapping("payment", entry) if isinstance(entry, Mapping) else {}
+            intent = intent or f.ref("payment_intent", "pi_", payment)
+        return cls(id=f.id("in_"), billing_reason=f.text("billing_reason"),
+                   amount_paid=f.integer("amount_paid", 0) or 0,
+                   amount_due=f.integer("amount_due", 0) or 0, currency=f.currency(), subscription_id=subscription,
+                   subscription_metadata=f.metadata(details),
+                   payment_intent_id=intent or f.ref("payment_intent", "pi_"), customer_id=f.ref("customer", "cus_"))
+
+
+@dataclass(frozen=True)
+class StripePrice:
+    id: str
+    currency: str
+    unit_amount: int | None
+    recurring: bool
+    active: bool
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripePrice:
+        f = Fields(obj, "price")
+        return cls(id=f.id("price_"), currency=f.currency() or "", unit_amount=f.integer("unit_amount"),
+                   recurring=bool(f.mapping("recurring")), active=f.flag("active"))
+
+
+@dataclass(frozen=True)
+class StripeCustomer:
+    id: str
+    metadata: dict[str, str]
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripeCustomer:
+        f = Fields(obj, "customer")
+        return cls(id=f.id("cus_"), metadata=f.metadata())
