@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -54,8 +55,8 @@ def test_a_payment_flow_logs_no_key_secret_or_client_secret(live, catalog, order
 def test_webhook_logs_carry_the_stripe_event_id_as_correlation_id(aws, payment_callback_handler, log_lines):
     order, payment = given_order_with_payment()
     event = stripe_event("payment_intent.succeeded", stripe_object(
-        "payment_intent", id=payment.stripe_payment_intent_id, amount=order.amount, amount_received=order.amount, currency="usd",
-        metadata=metadata(order, payment)))
+        "payment_intent", id=payment.stripe_payment_intent_id, amount=order.amount, amount_received=order.amount,
+        currency="usd", metadata=metadata(order, payment)))
     invoke(payment_callback_handler, signed_webhook_event(event, "whsec_local_payment"))
     lines = [json.loads(line) for line in log_lines().splitlines()]
     handled = [line for line in lines if line.get("message") == "webhook handled"]
@@ -68,3 +69,52 @@ def test_no_request_path_can_scan_a_table():
     sources = list(LAYER.rglob("*.py"))
     offenders = [str(p.relative_to(LAYER)) for p in sources if re.search(r"\.scan\(|\bScan\b", p.read_text())]
     assert len(sources) > 20 and offenders == []
+
+
+class _RecordingSegment:
+    def __init__(self, recorded: list[tuple[str, str, object]]):
+        self.recorded = recorded
+
+    def put_metadata(self, key, value, namespace="default"):
+        self.recorded.append(("metadata", key, value))
+
+    def put_annotation(self, key, value):
+        self.recorded.append(("annotation", key, value))
+
+    def add_exception(self, *args, **kwargs):
+        self.recorded.append(("exception", "", args))
+
+
+class _RecordingProvider:
+    """An X-Ray provider that keeps what the tracer would send, as tracing does in Lambda."""
+
+    def __init__(self):
+        self.recorded: list[tuple[str, str, object]] = []
+
+    @contextlib.contextmanager
+    def in_subsegment(self, name=None, **kwargs):
+        self.recorded.append(("subsegment", name, None))
+        yield _RecordingSegment(self.recorded)
+
+
+@pytest.mark.emulator
+def test_no_trace_can_hold_a_client_secret(aws, catalog, orders_handler, checkout_handler, subscribe_handler,
+                                           monkeypatch):
+    from payments.core.observability import tracer
+
+    recording = _RecordingProvider()
+    monkeypatch.setattr(tracer, "provider", recording)
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": catalog.price(700).id}]}).body
+    checkout = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]})
+    assert "_secret_" in checkout.body["clientSecret"]
+    assert ("subsegment", "## lambda_handler", None) in recording.recorded  # the tracer did run around each call
+    traced = json.dumps([entry for entry in recording.recorded if entry[0] != "subsegment"], default=str)
+    assert "_secret_" not in traced and checkout.body["clientSecret"] not in traced
+    assert "sk_" not in traced and "pk_test" not in traced and "whsec_" not in traced
+
+
+def test_the_template_turns_response_capture_off_for_every_function():
+    from devstack.template import load_template
+
+    variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"

@@ -21,8 +21,8 @@ def as_user(user_id: str | None, *, admin: bool = False, groups_format: str = "l
 
 def call(module: ModuleType, method: str, route: str, *, user: str | None = ALICE, admin: bool = False,
          body: Any = None, path: dict[str, str] | None = None, query: dict[str, str] | None = None,
-         groups_format: str = "list") -> Answer:
-    event = http_api_event(method, route, path_params=path, body=body, query=query,
+         groups_format: str = "list", headers: dict[str, str] | None = None) -> Answer:
+    event = http_api_event(method, route, path_params=path, body=body, query=query, headers=headers,
                            claims=as_user(user, admin=admin, groups_format=groups_format))
     return invoke(module, event)
 

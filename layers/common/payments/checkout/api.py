@@ -91,6 +91,12 @@ def _check_payable(caller: Caller, order: OrderRecord, request: CheckoutRequest)
         raise Conflict(f"the order is already {order.status}", code="order_not_pending")
 
 
+def _check_attempts_left(order: OrderRecord) -> None:
+    if len(order.payment_ids or []) >= get_settings().max_checkout_attempts:
+        raise Conflict("this order has had too many payment attempts; create a new order",
+                       code="too_many_checkout_attempts")
+
+
 class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
     """A new payment of ``order`` and its Stripe object (``previous``: the open payment it replaces)."""
 
@@ -103,9 +109,7 @@ class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
     def reserve(self) -> PaymentRecord:
         order, request = self.order, self.request
         assert request is not None
-        if len(order.payment_ids or []) >= get_settings().max_checkout_attempts:
-            raise Conflict("this order has had too many payment attempts; create a new order",
-                           code="too_many_checkout_attempts")
+        _check_attempts_left(order)
         now = now_iso()
         payment = PaymentRecord(
             new_id("pay"), order_id=order.order_id, user_id=order.user_id, amount=order.amount,
@@ -161,11 +165,13 @@ def start_checkout(caller: Caller, request: CheckoutRequest) -> dict[str, Any]:
         order = read["order"]
         _check_payable(caller, order, request)
         previous = payment_store.get(order.open_payment_id) if order.open_payment_id else None
-        if previous is not None and previous.status == "pending" and previous.mode == request.mode:
+        resumable = previous is not None and previous.status == "pending" and previous.mode == request.mode
+        if resumable and previous is not None:
             answer = _resume(order, previous)
             if answer is not None:
-                return answer
-        elif previous is not None and previous.status in ("pending", "failed"):
+                return answer  # else Stripe no longer considers it open: nothing left to cancel there
+        _check_attempts_left(order)  # before anything is replaced: a refused attempt leaves the open one as it is
+        if not resumable and previous is not None and previous.status in ("pending", "failed"):
             _cancel_at_stripe(previous)
         action = CheckoutAtStripe(order, request, previous)
         try:

@@ -252,6 +252,10 @@ class Transaction:
         self._writes.append(("check", record, condition, None))
         return self
 
+    @property
+    def writes(self) -> list[tuple[str, Model, Condition | None, list[Action] | None]]:
+        return list(self._writes)
+
     def __len__(self) -> int:
         return sum(1 for kind, *_ in self._writes if kind != "check")
 

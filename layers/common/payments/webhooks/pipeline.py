@@ -7,7 +7,7 @@ For each delivery:
 2. **Screen**: an event of the other mode (``livemode``) or about another Stripe account (``account``) is
    ``ignored`` and counted; so is a type this endpoint does not handle.
 3. **Read** the event's object into the rule's typed view (``rule.read``). An object of any unexpected shape is
-   ``ignored`` (logged, counted), never a 500.
+   ``ignored`` (logged, counted), never a 500; so is one Stripe refuses to tell us more about (a 4xx on a read).
 4. **Locate** our records (``rule.locate``): metadata is a hint for finding them, as is a Stripe id on an index;
    nothing found is ``ignored``.
 5. **Read** the ledger entry for the event id and those records in one consistent ``TransactGetItems``.
@@ -37,6 +37,7 @@ from payments.core.errors import ConfigurationError, TransientFailure, UpstreamU
 from payments.core.observability import count, logger, metrics, tracer
 from payments.core.retry import retry_on_conflict
 from payments.data import ledger, store
+from payments.stripe.client import StripeRejected, StripeResourceMissing
 from payments.stripe.objects import MalformedObject
 from payments.webhooks.event import StripeEvent, verify
 
@@ -107,6 +108,11 @@ class Decision:
             self.transaction.save(record)
         return self
 
+    @property
+    def saved(self) -> list[Any]:
+        """The records this decision writes (for reading it, in tests and logs)."""
+        return [record for kind, record, *_ in self.transaction.writes if kind == "put"]
+
     def count(self, metric: str) -> Decision:
         self.metrics.append(metric)
         return self
@@ -158,6 +164,12 @@ class WebhookEndpoint:
         logger.append_keys(stripe_event_type=event.type, endpoint=self.name)
         try:
             result = self.process(event)
+        except (StripeRejected, StripeResourceMissing) as error:
+            # Stripe will not tell us about the object this event names (no such object, not ours to read):
+            # delivering it again would not change that.
+            logger.warning("Stripe refused to read what the event names", extra={"code": error.code})
+            count("EventNotOurs")
+            result = IGNORED
         except (TransientFailure, UpstreamUnavailable) as error:
             logger.warning("webhook not applied; Stripe will retry", extra={"detail": str(error)})
             return _response(500, {"error": {"code": "try_again", "message": "a transient fault; retry later"}})
