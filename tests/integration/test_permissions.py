@@ -1,0 +1,229 @@
+"""Least privilege, held to the code: each function's DynamoDB grants in template.yaml are exactly the actions its
+code performs, on the tables and indexes it performs them on.
+
+A scenario runs every function through its real flows (orders, both checkout modes, a payment, an admin's refund,
+a Dashboard refund, a subscription with its first invoice, a renewal, cancel and resume, client retries), with the
+emulator's webhooks delivered to the callbacks. Every DynamoDB request is recorded against the function that
+made it and translated into the IAM actions it needs (a transaction needs each item's action; TransactGetItems
+needs GetItem). Then: nothing used is missing from the template, and nothing granted is unused, except the grants
+listed below for paths the scenario cannot reach without breaking something on purpose.
+
+Secrets are checked from the template: each callback reads only its own signing secret, and only the functions
+that call Stripe read the API keys.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from botocore.client import BaseClient
+
+from devstack.template import load_template
+from tests.support.api import ADMIN, ALICE, call, get_order
+
+pytestmark = pytest.mark.emulator
+
+HANDLERS = {"orders": "OrdersFunction", "checkout": "CheckoutFunction", "refund": "RefundFunction",
+            "subscribe": "SubscribeFunction", "cancel_subscription": "CancelSubscriptionFunction",
+            "payment_callback": "PaymentCallbackFunction", "refund_callback": "RefundCallbackFunction",
+            "subscription_callback": "SubscriptionCallbackFunction", "renewal_callback": "RenewalCallbackFunction"}
+
+# Granted for paths a passing scenario does not take: each is a failure path of record-first (a Stripe refusal
+# releasing what was reserved) or an idempotency record deleted after a 5xx.
+UNREACHED: dict[str, set[tuple[str, str]]] = {
+    "CheckoutFunction": {("UpdateItem", "OrdersTable")},  # a failed payment released from its order
+    "RefundFunction": {("GetItem", "RefundsTable")},  # a refused refund read back to be released
+    "SubscribeFunction": {("UpdateItem", "OrdersTable"), ("UpdateItem", "RecurringPaymentsTable")},  # released
+    "PaymentCallbackFunction": {("GetItem", "RefundsTable")},  # an automatic refund Stripe refused
+    **{name: {("DeleteItem", "IdempotencyTable")} for name in (
+        "OrdersFunction", "RefundFunction", "SubscribeFunction", "CancelSubscriptionFunction")},
+}
+
+
+def _resource_name(arn: Any) -> tuple[str, str | None]:
+    """(table logical id, index name) of a policy Resource (``!GetAtt T.Arn`` or ``!Sub "${T.Arn}/index/i"``)."""
+    if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+        target = arn["Fn::GetAtt"]
+        return (target.split(".")[0] if isinstance(target, str) else target[0]), None
+    if isinstance(arn, dict) and "Fn::Sub" in arn:
+        text = arn["Fn::Sub"]
+        table = text.split("${")[1].split(".")[0]
+        return table, text.split("/index/")[1] if "/index/" in text else None
+    return str(arn), None
+
+
+def granted() -> dict[str, set[tuple[str, str]]]:
+    out: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    resources = load_template()["Resources"]
+    for function in HANDLERS.values():
+        for policy in resources[function]["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []):
+                targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                for action in statement["Action"]:
+                    if not action.startswith("dynamodb:"):
+                        continue
+                    for target in targets:
+                        table, index = _resource_name(target)
+                        out[function].add((action.split(":")[1], f"{table}/{index}" if index else table))
+    return out
+
+
+class Recorder:
+    """The IAM actions each function's DynamoDB requests need, from the requests themselves."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, set[tuple[str, str]]] = defaultdict(set)
+        self.current = threading.local()
+        self._original = BaseClient._make_api_call
+
+    def wrap(self, function: str, handler: Any) -> Any:
+        def tracked(event: Any, context: Any) -> Any:
+            self.current.function = function
+            try:
+                return handler(event, context)
+            finally:
+                self.current.function = None
+        return tracked
+
+    def call(self, client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        function = getattr(self.current, "function", None)
+        if function and client.meta.service_model.service_name == "dynamodb":
+            for action, table in self.actions(operation, params):
+                self.used[function].add((action, table))
+        return self._original(client, operation, params)
+
+    @staticmethod
+    def actions(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+        if operation == "TransactWriteItems":
+            kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                     "ConditionCheck": "ConditionCheckItem"}
+            return [(kinds[kind], body["TableName"]) for item in params["TransactItems"] for kind, body in item.items()]
+        if operation == "TransactGetItems":
+            return [("GetItem", item["Get"]["TableName"]) for item in params["TransactItems"]]
+        if operation == "BatchGetItem":
+            return [("BatchGetItem", table) for table in params["RequestItems"]]
+        table = params["TableName"]
+        return [(operation, f"{table}/{params['IndexName']}" if params.get("IndexName") else table)]
+
+
+@pytest.fixture
+def recorder(monkeypatch, orders_handler, checkout_handler, refund_handler, subscribe_handler,
+             cancel_subscription_handler, payment_callback_handler, refund_callback_handler,
+             subscription_callback_handler, renewal_callback_handler):
+    recorder = Recorder()
+    modules = {"orders": orders_handler, "checkout": checkout_handler, "refund": refund_handler,
+               "subscribe": subscribe_handler, "cancel_subscription": cancel_subscription_handler,
+               "payment_callback": payment_callback_handler, "refund_callback": refund_callback_handler,
+               "subscription_callback": subscription_callback_handler, "renewal_callback": renewal_callback_handler}
+    for folder, module in modules.items():
+        monkeypatch.setattr(module, "lambda_handler", recorder.wrap(HANDLERS[folder], module.lambda_handler))
+    monkeypatch.setattr(BaseClient, "_make_api_call", lambda client, op, params: recorder.call(client, op, params))
+    return recorder
+
+
+def _until(live, check, what):
+    assert live.wait_for(lambda _: check()), what
+
+
+def test_each_function_is_granted_exactly_what_its_code_does(recorder, live, stripe_env, catalog, orders_handler,
+                                                              checkout_handler, refund_handler, subscribe_handler,
+                                                              cancel_subscription_handler):
+    from devstack.stripe_emulator_billing import advance_subscription
+
+    client = stripe_env.client()
+    # A one-time payment, retried once with an Idempotency-Key, and a web checkout before it
+    shirt = catalog.price(1999)
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": shirt.id}]},
+                 headers={"Idempotency-Key": "o-1"}).body
+    call(orders_handler, "POST", "/orders", body={"items": [{"priceId": shirt.id}]}, headers={"Idempotency-Key": "o-1"})
+    web = call(checkout_handler, "POST", "/checkout", body={
+        "orderId": order["orderId"], "mode": "checkout_session", "successUrl": "https://shop.example/ok",
+        "cancelUrl": "https://shop.example/no"}, headers={"Idempotency-Key": "c-1"})
+    assert web.status == 201, web.body
+    mobile = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}).body
+    intent_id = mobile["clientSecret"].split("_secret_")[0]
+    client.v1.payment_intents.update(intent_id, {"payment_method": "pm_card_visa"})
+    client.v1.payment_intents.confirm(intent_id)
+    _until(live, lambda: get_order(orders_handler, order["orderId"]).body["status"] == "paid", "order never paid")
+    # An admin's refund (retried), and one made in the Dashboard
+    refund = call(refund_handler, "POST", "/refunds", user=ADMIN, admin=True,
+                  body={"paymentId": mobile["paymentId"], "refundAmount": 500}, headers={"Idempotency-Key": "r-1"})
+    assert refund.status == 202, refund.body
+    client.v1.refunds.create({"payment_intent": intent_id, "amount": 300})
+    _until(live, lambda: len(get_order(orders_handler, order["orderId"]).body["refunds"]) == 2
+           and {r["status"] for r in get_order(orders_handler, order["orderId"]).body["refunds"]} == {"succeeded"},
+           "refunds never landed")
+    # A subscription: first invoice, a renewal, cancel at period end, resume
+    pro = catalog.price(999, name="Pro", interval="month")
+    sub_order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": pro.id}]}).body
+    started = call(subscribe_handler, "POST", "/subscriptions", body={"orderId": sub_order["orderId"],
+                                                                      "priceId": pro.id},
+                   headers={"Idempotency-Key": "s-1"}).body
+    first_intent = started["clientSecret"].split("_secret_")[0]
+    client.v1.payment_intents.update(first_intent, {"payment_method": "pm_card_visa"})
+    client.v1.payment_intents.confirm(first_intent)
+    _until(live, lambda: get_order(orders_handler, sub_order["orderId"]).body["status"] == "paid", "never paid")
+    advance_subscription(stripe_env, started["stripeSubscriptionId"])
+    _until(live, lambda: any(o["kind"] == "renewal" for o in call(orders_handler, "GET", "/orders").body["orders"]),
+           "no renewal order")
+    rid = started["recurringPaymentId"]
+    assert call(cancel_subscription_handler, "POST", "/subscriptions/{recurringPaymentId}/cancel",
+                path={"recurringPaymentId": rid}, body={"atPeriodEnd": True},
+                headers={"Idempotency-Key": "x-1"}).status == 200
+    assert call(cancel_subscription_handler, "POST", "/subscriptions/{recurringPaymentId}/resume",
+                path={"recurringPaymentId": rid}).status == 200
+    assert call(orders_handler, "GET", "/orders/{orderId}", path={"orderId": order["orderId"]},
+                user=ALICE).status == 200
+
+    allowed = granted()
+    for function in HANDLERS.values():
+        used, grants = recorder.used[function], allowed[function]
+        assert used, f"{function} made no DynamoDB call in the scenario"
+        assert not used - grants, f"{function} does what template.yaml does not grant: {sorted(used - grants)}"
+        unused = grants - used - UNREACHED.get(function, set())
+        assert not unused, f"{function} is granted what its code never does: {sorted(unused)}"
+
+
+def test_each_callback_reads_only_its_own_signing_secret_and_the_api_key_only_if_it_calls_stripe():
+    resources = load_template()["Resources"]
+    calls_stripe = {"PaymentCallbackFunction": True, "RefundCallbackFunction": True,
+                    "SubscriptionCallbackFunction": True, "RenewalCallbackFunction": False}
+    own = {"PaymentCallbackFunction": "PaymentWebhookSecret", "RefundCallbackFunction": "RefundWebhookSecret",
+           "SubscriptionCallbackFunction": "SubscriptionWebhookSecret",
+           "RenewalCallbackFunction": "RenewalWebhookSecret"}
+    for function in HANDLERS.values():
+        readable = set()
+        for policy in resources[function]["Properties"]["Policies"]:
+            for statement in policy["Statement"]:
+                if "secretsmanager:GetSecretValue" in statement["Action"]:
+                    targets = statement["Resource"] if isinstance(statement["Resource"], list) else [
+                        statement["Resource"]]
+                    readable |= {target["Ref"] for target in targets}
+        env = resources[function]["Properties"].get("Environment", {}).get("Variables", {})
+        if function in own:
+            expected = {own[function]} | ({"StripeSecretArn"} if calls_stripe[function] else set())
+            assert env["STRIPE_WEBHOOK_SECRET_ARN"] == {"Ref": own[function]}
+        else:
+            expected = {"StripeSecretArn"}
+            assert "STRIPE_WEBHOOK_SECRET_ARN" not in env
+        assert readable == expected, function
+        assert ("STRIPE_SECRET_ARN" in env) == ("StripeSecretArn" in expected), function
+
+
+def test_each_public_function_url_has_its_own_concurrency_bound():
+    resources = load_template()["Resources"]
+    for function in ("PaymentCallbackFunction", "RefundCallbackFunction", "SubscriptionCallbackFunction",
+                     "RenewalCallbackFunction"):
+        properties = resources[function]["Properties"]
+        assert properties["FunctionUrlConfig"]["AuthType"] == "NONE"
+        assert properties["ReservedConcurrentExecutions"]["Fn::If"][1] == {"Ref": "CallbackReservedConcurrency"}
+
+
+def test_the_user_pool_outlives_the_stack_like_the_tables():
+    resources = load_template()["Resources"]
+    for name, resource in resources.items():
+        if resource["Type"] in ("AWS::Cognito::UserPool", "AWS::DynamoDB::Table"):
+            assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Retain", "Retain"), name
