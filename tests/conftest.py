@@ -33,7 +33,7 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from devstack.template import create_tables  # noqa: E402
+from devstack.template import REPO_ROOT, create_tables  # noqa: E402
 from tests.support import reset_clients  # noqa: E402
 from tests.support.calls import DynamoDBCalls  # noqa: E402
 from tests.support.handlers import load_handler  # noqa: E402
@@ -99,49 +99,19 @@ def catalog(stripe_env, monkeypatch) -> Catalog:
     return Catalog(stripe_env, monkeypatch)
 
 
-@pytest.fixture(scope="session")
-def orders_handler():
-    return load_handler("orders")
+def _handler_fixture(folder: str):
+    @pytest.fixture(scope="session", name=f"{folder}_handler")
+    def handler():
+        """``functions/<folder>/app.py``, loaded as Lambda loads it."""
+        return load_handler(folder)
+
+    return handler
 
 
-@pytest.fixture(scope="session")
-def checkout_handler():
-    return load_handler("checkout")
-
-
-@pytest.fixture(scope="session")
-def payment_callback_handler():
-    return load_handler("payment_callback")
-
-
-@pytest.fixture(scope="session")
-def subscribe_handler():
-    return load_handler("subscribe")
-
-
-@pytest.fixture(scope="session")
-def cancel_subscription_handler():
-    return load_handler("cancel_subscription")
-
-
-@pytest.fixture(scope="session")
-def subscription_callback_handler():
-    return load_handler("subscription_callback")
-
-
-@pytest.fixture(scope="session")
-def renewal_callback_handler():
-    return load_handler("renewal_callback")
-
-
-@pytest.fixture(scope="session")
-def refund_handler():
-    return load_handler("refund")
-
-
-@pytest.fixture(scope="session")
-def refund_callback_handler():
-    return load_handler("refund_callback")
+# One fixture per function, ``<folder>_handler`` (``orders_handler``, ``payment_callback_handler``, ...): a function
+# added under functions/ gets its fixture with no change here.
+for _folder in sorted(p.name for p in (REPO_ROOT / "functions").iterdir() if (p / "app.py").exists()):
+    globals()[f"{_folder}_handler"] = _handler_fixture(_folder)
 
 
 PAYMENT_EVENTS = ["payment_intent.succeeded", "payment_intent.payment_failed", "payment_intent.canceled",

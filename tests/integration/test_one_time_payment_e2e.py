@@ -130,3 +130,44 @@ def test_checking_out_again_after_a_decline_cancels_the_old_intent(live, stripe_
     assert old.status == "canceled"
     statuses = {p["paymentId"]: p["status"] for p in get_order(orders_handler, order["orderId"]).body["payments"]}
     assert statuses == {first["paymentId"]: "failed", second["paymentId"]: "pending"}
+
+
+def test_a_second_payment_for_a_paid_order_is_refunded_automatically(live, stripe_env, catalog, orders_handler,
+                                                                      checkout_handler):
+    """Two tabs, one order: the first payment pays it; the second, which Stripe took anyway, is refunded in full
+    without anyone asking, once, and both payments stay on the order's record."""
+    from payments.data import store
+    from payments.data.models import OrderRecord, PaymentRecord
+
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": catalog.price().id}]}).body
+    first = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}).body
+    # Given a second payment of the same order, with its own PaymentIntent (as a second tab would have made)
+    client = stripe_env.client()
+    second = PaymentRecord("pay_second_tab", order_id=order["orderId"], user_id=ALICE, amount=1999, currency="usd",
+                           mode="payment_intent", status="pending", created_at=order["createdAt"],
+                           updated_at=order["createdAt"])
+    intent = client.v1.payment_intents.create({"amount": 1999, "currency": "usd", "metadata": {
+        "orderId": order["orderId"], "paymentId": second.payment_id, "userId": ALICE}})
+    second.stripe_payment_intent_id = intent.id
+    record = store.get(OrderRecord, order["orderId"])
+    record.payment_ids = [*record.payment_ids, second.payment_id]
+    store.Transaction().save(second).save(record).commit()
+    # When both are paid
+    confirm(stripe_env, first["clientSecret"], "pm_card_visa")
+    wait_for_status(live, orders_handler, order["orderId"], "paid")
+    confirm(stripe_env, f"{intent.id}_secret_x", "pm_card_visa")
+
+    # Then the second is refunded in full, at Stripe and on our records, and the order stays paid by the first
+    def refunded(_):
+        payments = {p["paymentId"]: p for p in get_order(orders_handler, order["orderId"]).body["payments"]}
+        return payments[second.payment_id]["amountRefunded"] == 1999
+
+    assert live.wait_for(refunded), get_order(orders_handler, order["orderId"]).body
+    view = get_order(orders_handler, order["orderId"]).body
+    assert view["status"] == "paid"
+    assert {p["paymentId"]: (p["status"], p["amountRefunded"]) for p in view["payments"]} == {
+        first["paymentId"]: ("succeeded", 0), second.payment_id: ("succeeded", 1999)}
+    assert [(r["refundId"], r["paymentId"], r["amount"], r["status"]) for r in view["refunds"]] == [
+        ("ref_auto_second_tab", second.payment_id, 1999, "succeeded")]
+    assert [(r.amount, r.metadata.to_dict()["refundId"]) for r in
+            client.v1.refunds.list({"payment_intent": intent.id}).data] == [(1999, "ref_auto_second_tab")]

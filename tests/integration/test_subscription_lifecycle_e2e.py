@@ -3,6 +3,8 @@ fail a renewal and recover, cancel at period end or now, resume; webhooks delive
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from devstack.stripe_emulator_billing import advance_subscription, pay_invoice
@@ -160,3 +162,64 @@ def test_two_concurrent_first_subscriptions_by_a_new_user_make_one_stripe_custom
                  for a in answers}
     assert len(customers) == 1
     assert store.get(CustomerRecord, "user-new").stripe_customer_id == customers.pop()
+
+
+def test_a_customer_made_earlier_but_never_recorded_is_found_not_made_again(
+        aws, stripe_env, catalog, orders_handler, subscribe_handler):
+    """Stripe keeps idempotency keys for 24 hours: a customer created, then lost before it was recorded (a crash,
+    a timeout), would be made again by a retry a day later. The user's customer is looked up first."""
+    client = stripe_env.client()
+    earlier = client.v1.customers.create({"metadata": {"userId": "user-returning"}})
+    price = monthly_price(catalog)
+    started = subscribe(subscribe_handler, subscription_order(orders_handler, price.id, user="user-returning"),
+                        price.id, user="user-returning")
+    assert started.status == 201, started.body
+    assert client.v1.subscriptions.retrieve(started.body["stripeSubscriptionId"]).customer == earlier.id
+    assert store.get(CustomerRecord, "user-returning").stripe_customer_id == earlier.id
+    found = client.v1.customers.search({"query": "metadata['userId']:'user-returning'"}).data
+    assert [c.id for c in found] == [earlier.id]
+
+
+def _signed_update(subscription: dict, created: int, **changes) -> dict:
+    from devstack.lambda_events import signed_webhook_event
+    from devstack.stripe_events import stripe_event
+
+    return signed_webhook_event(stripe_event("customer.subscription.updated", {**subscription, **changes},
+                                             created=created), "whsec_local_subscription")
+
+
+def test_stripes_clock_behind_ours_does_not_hold_a_started_subscription_back(
+        aws, stripe_env, catalog, orders_handler, subscribe_handler, subscription_callback_handler):
+    """Stripe's stamps are compared with Stripe's only: with Stripe's clock a few seconds behind ours, the
+    update that makes a just-started subscription active still applies."""
+    from tests.support.invoke import invoke
+
+    price = monthly_price(catalog)
+    started = subscribe(subscribe_handler, subscription_order(orders_handler, price.id), price.id).body
+    subscription = stripe_env.client().v1.subscriptions.retrieve(started["stripeSubscriptionId"]).to_dict()
+    behind = int(time.time()) - 5
+    answer = invoke(subscription_callback_handler, _signed_update(subscription, behind, status="active"))
+    assert answer.body["result"] == "processed"
+    assert (record(started["recurringPaymentId"]).status, record(started["recurringPaymentId"]).last_event_created) == (
+        "active", behind)
+
+
+def test_a_cancel_made_through_our_api_is_not_undone_by_an_event_from_before_it(
+        aws, stripe_env, catalog, orders_handler, subscribe_handler, cancel_subscription_handler,
+        subscription_callback_handler):
+    from tests.support.invoke import invoke
+
+    price = monthly_price(catalog)
+    started = subscribe(subscribe_handler, subscription_order(orders_handler, price.id), price.id).body
+    pay_first_invoice(stripe_env, started["clientSecret"])
+    rid = started["recurringPaymentId"]
+    subscription = stripe_env.client().v1.subscriptions.retrieve(started["stripeSubscriptionId"]).to_dict()
+    invoke(subscription_callback_handler, _signed_update(subscription, int(time.time()) - 60, status="active"))
+    canceled = call(cancel_subscription_handler, "POST", "/subscriptions/{recurringPaymentId}/cancel",
+                    path={"recurringPaymentId": rid}, body={"atPeriodEnd": True})
+    assert canceled.status == 200 and record(rid).cancel_at_period_end
+    # An update Stripe sent before our cancel (not cancelling) arrives late: Stripe is read, the cancel stays
+    late = invoke(subscription_callback_handler, _signed_update(subscription, int(time.time()) - 30,
+                                                                status="active", cancel_at_period_end=False))
+    assert late.body["result"] == "processed"
+    assert (record(rid).status, record(rid).cancel_at_period_end, record(rid).changed_by_api) == ("active", True, False)
