@@ -76,8 +76,18 @@ def wait_for_order(live, orders_handler, order_id, status):
     def read():
         return get_order(orders_handler, order_id, user=ADMIN, admin=True).body
 
-    assert live.wait_for(lambda _: read()["status"] == status), read()
+    if not live.wait_for(lambda _: read()["status"] == status):
+        pytest.fail(f"the order never became {status}:\n{describe(read())}")
     return read()
+
+
+def describe(order: dict) -> str:
+    """The order's state in a few short lines, so a failure shows what it found."""
+    lines = [f"order {order['orderId']}: {order['status']}"]
+    lines += [f"  payment {p['paymentId']}: {p['status']}, refunded {p['amountRefunded']}" for p in order["payments"]]
+    lines += [f"  refund {r['refundId']}: {r['status']} {r['amount']} ({r['stripeRefundId']})"
+              for r in order["refunds"]]
+    return "\n".join(lines)
 
 
 # --- who may refund what -----------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from payments.core import validation
 from payments.core.clock import now_iso
 from payments.core.lifecycle import payment_may_move
 from payments.data import payments as payment_store
@@ -27,11 +26,20 @@ from payments.orders.settle import settle_order
 from payments.refunds import automatic
 from payments.stripe.objects import StripeCheckoutSession, StripePaymentIntent
 from payments.webhooks.event import StripeEvent
-from payments.webhooks.pipeline import Decision, EventRule, NotLinkedYet, NotOurs, Records, newest, require_link
+from payments.webhooks.pipeline import (
+    Decision,
+    EventRule,
+    NotLinkedYet,
+    NotOurs,
+    Records,
+    hinted_ids,
+    newest,
+    require_link,
+)
 
 
 @dataclass(frozen=True)
-class PaymentOutcome:
+class StripePaymentResult:
     """What an event says happened to a payment, whichever object it came on."""
 
     status: str | None  # the status it moves the payment to, or None (informational only)
@@ -42,13 +50,13 @@ class PaymentOutcome:
 
 
 def _payment_keys(metadata: dict[str, str], intent_id: str | None) -> dict[str, store.Key] | None:
-    payment_id, order_id = metadata.get("paymentId", ""), metadata.get("orderId", "")
-    if not (validation.is_identifier(payment_id, "pay_") and validation.is_identifier(order_id, "ord_")):
+    ids = hinted_ids(metadata, payment=("paymentId", "pay_"), order=("orderId", "ord_"))
+    if ids is None:
         found = payment_store.find_by_payment_intent(intent_id)
         if found is None:
             return None
-        payment_id, order_id = found.payment_id, found.order_id
-    return {"payment": (PaymentRecord, payment_id), "order": (OrderRecord, order_id)}
+        ids = {"payment": found.payment_id, "order": found.order_id}
+    return {"payment": (PaymentRecord, ids["payment"]), "order": (OrderRecord, ids["order"])}
 
 
 def _payment_and_order(records: Records) -> tuple[PaymentRecord, OrderRecord]:
@@ -82,7 +90,7 @@ class PaymentIntentRule(EventRule[StripePaymentIntent]):
         require_link(payment.stripe_payment_intent_id, subject.id, "PaymentIntent")
         status = self.STATUS[event.type]
         failed = status == "failed"
-        outcome = PaymentOutcome(status=status, amount=subject.amount_received or subject.amount,
+        outcome = StripePaymentResult(status=status, amount=subject.amount_received or subject.amount,
                                  currency=subject.currency, failure_code=subject.failure_code if failed else None,
                                  failure_message=subject.failure_message if failed else None)
         return apply_outcome(event, payment, order, outcome, charge_id=subject.charge_id)
@@ -106,7 +114,7 @@ class CheckoutSessionRule(EventRule[StripeCheckoutSession]):
             status = {"checkout.session.async_payment_succeeded": "succeeded",
                       "checkout.session.async_payment_failed": "failed",
                       "checkout.session.expired": "canceled"}[event.type]
-        outcome = PaymentOutcome(status=status, amount=subject.amount_total, currency=subject.currency,
+        outcome = StripePaymentResult(status=status, amount=subject.amount_total, currency=subject.currency,
                                  failure_code="async_payment_failed" if status == "failed" else None)
         learnt = payment.stripe_payment_intent_id is None and subject.payment_intent_id is not None
         if learnt:  # the Session's PaymentIntent: a link Stripe gives us, from the object we hold
@@ -114,7 +122,7 @@ class CheckoutSessionRule(EventRule[StripeCheckoutSession]):
         return apply_outcome(event, payment, order, outcome, changed=learnt)
 
 
-def apply_outcome(event: StripeEvent, payment: PaymentRecord, order: OrderRecord, outcome: PaymentOutcome, *,
+def apply_outcome(event: StripeEvent, payment: PaymentRecord, order: OrderRecord, outcome: StripePaymentResult, *,
                   charge_id: str | None = None, changed: bool = False) -> Decision | None:
     """Move ``payment`` (and its order) as ``outcome`` says; None when nothing changes."""
     decision, now = Decision(), now_iso()

@@ -35,14 +35,23 @@ from payments.refunds.api import captured
 from payments.stripe import api as stripe_api
 from payments.stripe.objects import StripeCharge, StripeRefund
 from payments.webhooks.event import StripeEvent
-from payments.webhooks.pipeline import Decision, EventRule, NotOurs, Records, is_stale, newest, require_link
+from payments.webhooks.pipeline import (
+    Decision,
+    EventRule,
+    NotOurs,
+    Records,
+    hinted_ids,
+    is_stale,
+    newest,
+    require_link,
+)
 
 _STATUS = {"pending": "pending", "requires_action": "pending", "succeeded": "succeeded", "failed": "failed",
            "canceled": "canceled"}
 
 
 @dataclass(frozen=True)
-class ReportedRefunds:
+class StripeRefunds:
     """The refunds an event reports, and the PaymentIntent they are refunds of."""
 
     payment_intent_id: str | None
@@ -59,23 +68,22 @@ def record_id(refund: StripeRefund) -> str:
     return ours if validation.is_identifier(ours, "ref_") else f"ref_{refund.id}"
 
 
-class _RefundRule(EventRule[ReportedRefunds]):
-    def locate(self, event: StripeEvent, subject: ReportedRefunds) -> dict[str, store.Key] | None:
+class _RefundRule(EventRule[StripeRefunds]):
+    def locate(self, event: StripeEvent, subject: StripeRefunds) -> dict[str, store.Key] | None:
         if not subject.refunds:
             return None
-        hint = subject.refunds[0].metadata
-        payment_id, order_id = hint.get("paymentId", ""), hint.get("orderId", "")
-        if not (validation.is_identifier(payment_id, "pay_") and validation.is_identifier(order_id, "ord_")):
+        ids = hinted_ids(subject.refunds[0].metadata, payment=("paymentId", "pay_"), order=("orderId", "ord_"))
+        if ids is None:
             found = payment_store.find_by_payment_intent(subject.payment_intent_id)
             if found is None:
                 logger.info("refund of a payment we did not take", extra={"payment_intent": subject.payment_intent_id})
                 return None
-            payment_id, order_id = found.payment_id, found.order_id
-        keys: dict[str, store.Key] = {"payment": (PaymentRecord, payment_id), "order": (OrderRecord, order_id)}
+            ids = {"payment": found.payment_id, "order": found.order_id}
+        keys: dict[str, store.Key] = {"payment": (PaymentRecord, ids["payment"]), "order": (OrderRecord, ids["order"])}
         keys.update({f"refund:{r.id}": (RefundRecord, record_id(r)) for r in subject.refunds})
         return keys
 
-    def decide(self, event: StripeEvent, subject: ReportedRefunds, records: Records) -> Decision | None:
+    def decide(self, event: StripeEvent, subject: StripeRefunds, records: Records) -> Decision | None:
         payment = records.require("payment", PaymentRecord)
         order = records.require("order", OrderRecord)
         if payment.order_id != order.order_id:
@@ -103,18 +111,18 @@ class _RefundRule(EventRule[ReportedRefunds]):
 class RefundObjectRule(_RefundRule):
     """``refund.created`` / ``refund.updated`` / ``refund.failed``: one refund."""
 
-    def read(self, event: StripeEvent) -> ReportedRefunds:
+    def read(self, event: StripeEvent) -> StripeRefunds:
         refund = StripeRefund.parse(event.object)
-        return ReportedRefunds(refund.payment_intent_id, [refund])
+        return StripeRefunds(refund.payment_intent_id, [refund])
 
 
 class ChargeRefundedRule(_RefundRule):
     """``charge.refunded``: every refund of the charge (read from Stripe when the payload lists only some)."""
 
-    def read(self, event: StripeEvent) -> ReportedRefunds:
+    def read(self, event: StripeEvent) -> StripeRefunds:
         charge = StripeCharge.parse(event.object)
         refunds = charge.refunds if charge.refunds is not None else stripe_api.list_charge_refunds(charge.id)
-        return ReportedRefunds(charge.payment_intent_id, refunds)
+        return StripeRefunds(charge.payment_intent_id, refunds)
 
 
 def _move(record: RefundRecord | None, reported: StripeRefund, payment: PaymentRecord, order: OrderRecord,
@@ -174,7 +182,7 @@ def _follow(order: OrderRecord, payment: PaymentRecord, now: str) -> None:
         order.status = target
 
 
-REFUND_RULES: dict[str, EventRule[ReportedRefunds]] = {
+REFUND_RULES: dict[str, EventRule[StripeRefunds]] = {
     **{t: RefundObjectRule() for t in ("refund.created", "refund.updated", "refund.failed")},
     "charge.refunded": ChargeRefundedRule(),
 }

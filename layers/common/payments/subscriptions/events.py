@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from payments.core import validation
 from payments.core.observability import logger
 from payments.data import store
 from payments.data import subscriptions as recurring_store
@@ -28,7 +27,7 @@ from payments.stripe import api as stripe_api
 from payments.stripe.objects import StripeSubscription
 from payments.subscriptions.api import ENDED, apply_state
 from payments.webhooks.event import StripeEvent
-from payments.webhooks.pipeline import Decision, EventRule, Records, is_stale, newest, require_link
+from payments.webhooks.pipeline import Decision, EventRule, Records, hinted_ids, is_stale, newest, require_link
 
 
 def link_subscription(record: RecurringPaymentRecord, subscription_id: str | None, customer_id: str | None) -> None:
@@ -51,14 +50,14 @@ class SubscriptionEventRule(EventRule[StripeSubscription]):
         return subscription
 
     def locate(self, event: StripeEvent, subject: StripeSubscription) -> dict[str, store.Key] | None:
-        ours = subject.metadata.get("recurringPaymentId", "")
-        if not validation.is_identifier(ours, "sub_rec_"):
+        ids = hinted_ids(subject.metadata, recurring=("recurringPaymentId", "sub_rec_"))
+        if ids is None:
             found = recurring_store.find_by_subscription(subject.id)
             if found is None:
                 logger.info("a subscription we did not create", extra={"subscription": subject.id})
                 return None
-            ours = found.recurring_payment_id
-        return {"recurring": (RecurringPaymentRecord, ours)}
+            ids = {"recurring": found.recurring_payment_id}
+        return {"recurring": (RecurringPaymentRecord, ids["recurring"])}
 
     def decide(self, event: StripeEvent, subject: StripeSubscription, records: Records) -> Decision | None:
         record = records.require("recurring", RecurringPaymentRecord)

@@ -18,7 +18,6 @@ The subscription's own status (``past_due``, ``active``) follows the subscriptio
 
 from __future__ import annotations
 
-from payments.core import validation
 from payments.core.clock import now_iso
 from payments.core.lifecycle import payment_may_move
 from payments.core.observability import logger
@@ -30,7 +29,7 @@ from payments.orders.settle import settle_order
 from payments.stripe.objects import StripeInvoice
 from payments.subscriptions.events import link_subscription
 from payments.webhooks.event import StripeEvent
-from payments.webhooks.pipeline import Decision, EventRule, NotOurs, Records, newest
+from payments.webhooks.pipeline import Decision, EventRule, NotOurs, Records, hinted_ids, newest
 
 FIRST, CYCLE = "subscription_create", "subscription_cycle"
 
@@ -52,15 +51,15 @@ class RenewalEventRule(EventRule[StripeInvoice]):
             logger.info("an invoice that is not a subscription's first or cycle invoice",
                         extra={"invoice": subject.id, "billing_reason": subject.billing_reason})
             return None
-        hint = subject.subscription_metadata
-        recurring_id, order_id = hint.get("recurringPaymentId", ""), hint.get("orderId", "")
-        if not (validation.is_identifier(recurring_id, "sub_rec_") and validation.is_identifier(order_id, "ord_")):
+        ids = hinted_ids(subject.subscription_metadata, recurring=("recurringPaymentId", "sub_rec_"),
+                         order=("orderId", "ord_"))
+        if ids is None:
             found = recurring_store.find_by_subscription(subject.subscription_id)
             if found is None:
                 return None
-            recurring_id, order_id = found.recurring_payment_id, found.order_id
-        keys: dict[str, store.Key] = {"recurring": (RecurringPaymentRecord, recurring_id),
-                                      "parent": (OrderRecord, order_id),
+            ids = {"recurring": found.recurring_payment_id, "order": found.order_id}
+        keys: dict[str, store.Key] = {"recurring": (RecurringPaymentRecord, ids["recurring"]),
+                                      "parent": (OrderRecord, ids["order"]),
                                       "payment": (PaymentRecord, payment_id_for(subject))}
         if subject.billing_reason == CYCLE:
             keys["renewal"] = (OrderRecord, renewal_order_id_for(subject))

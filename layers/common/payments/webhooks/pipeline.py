@@ -36,6 +36,7 @@ from payments.core.config import get_settings
 from payments.core.errors import ConfigurationError, TransientFailure, UpstreamUnavailable, WebhookRejected
 from payments.core.observability import count, logger, metrics, tracer
 from payments.core.retry import retry_on_conflict
+from payments.core.validation import is_identifier
 from payments.data import ledger, store
 from payments.stripe.client import StripeRejected, StripeResourceMissing
 from payments.stripe.objects import MalformedObject
@@ -59,6 +60,15 @@ def require_link(ours: str | None, theirs: str | None, what: str) -> None:
     """``NotOurs`` unless our record's Stripe id (``ours``) is the event object's (``theirs``)."""
     if not ours or ours != theirs:
         raise NotOurs(f"the event's {what} is not the one our record holds")
+
+
+def hinted_ids(metadata: Mapping[str, str], **fields: tuple[str, str]) -> dict[str, str] | None:
+    """Our ids as the Stripe object's metadata names them (``payment=("paymentId", "pay_")``): all of them, each
+    shaped like an id of ours, or None. A hint for finding records, never proof that the object is theirs."""
+    found = {name: metadata.get(key, "") for name, (key, _) in fields.items()}
+    if all(is_identifier(found[name], prefix) for name, (_, prefix) in fields.items()):
+        return found
+    return None
 
 
 def is_stale(last_event_created: Any, event: StripeEvent) -> bool:
