@@ -129,3 +129,9 @@ def test_a_retried_refund_refunds_once(aws, stripe_env, orders_handler, refund_h
         first.body["stripeRefundId"]]
     assert store.get(PaymentRecord, "pay_refund_me").amount_reserved == 500
     assert store.get(RefundRecord, first.body["refundId"]).amount == 500
+
+
+def test_a_non_admin_hears_403_before_anything_about_the_body_key_or_not(aws, refund_handler):
+    for headers in (None, {"Idempotency-Key": "r-9"}):
+        answer = call(refund_handler, "POST", "/refunds", body="{not json", headers=headers)
+        assert (answer.status, answer.error_code) == (403, "admin_only")

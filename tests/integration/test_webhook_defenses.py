@@ -216,3 +216,25 @@ def test_a_rotated_signing_secret_is_read_again_once_before_a_400(aws, callbacks
     # And a signature neither secret made is still a 400
     forged = function_url_event(raw, headers={"stripe-signature": sign_payload(raw, "whsec_forged")})
     assert invoke(callbacks["payment"], forged).status == 400
+
+
+def test_a_signing_secret_filled_in_after_the_first_delivery_takes_effect(aws, callbacks, monkeypatch):
+    """The stack creates each signing secret empty; a delivery before the operator fills it in is a 500 (Stripe
+    retries), and the container that read the empty one picks up the real one on the next delivery."""
+    from payments.core import config
+    from tests.support import reset_clients
+
+    secrets = boto3.client("secretsmanager", region_name="us-east-1")
+    arn = secrets.create_secret(Name="payment-hook", SecretString='{"signingSecret": ""}')["ARN"]
+    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET_ARN", arn)
+    monkeypatch.setattr(config, "SECRET_REFRESH_SECONDS", 0)
+    reset_clients()
+    order, payment = given_order_with_payment()
+    intent = stripe_object("payment_intent", id=INTENT_ID, status="succeeded", amount=1999, amount_received=1999,
+                           currency="usd", metadata=metadata(order, payment))
+    event = stripe_event("payment_intent.succeeded", intent)
+    early = invoke(callbacks["payment"], signed_webhook_event(event, "whsec_filled_in"))
+    assert (early.status, early.error_code) == (500, "configuration_error")
+    secrets.put_secret_value(SecretId=arn, SecretString='{"signingSecret": "whsec_filled_in"}')
+    assert invoke(callbacks["payment"], signed_webhook_event(event, "whsec_filled_in")).body["result"] == "processed"

@@ -13,6 +13,7 @@ import pytest
 
 from devstack.stripe_events import stripe_event, stripe_object
 from payments.checkout.events import PAYMENT_RULES
+from payments.core.clock import now_iso
 from payments.data.models import OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
 from payments.refunds.events import REFUND_RULES
 from payments.stripe.objects import StripeSubscription
@@ -21,7 +22,7 @@ from payments.subscriptions.renewals import RENEWAL_RULES
 from payments.webhooks.event import StripeEvent
 from payments.webhooks.pipeline import NotLinkedYet, NotOurs, Records
 
-NOW = "2026-12-01T00:00:00.000Z"
+NOW = now_iso()
 PI, OTHER_PI, SESSION = "pi_3QOURS0000000000000001", "pi_3QTHEIRS000000000000001", "cs_test_ours"
 T0 = 1_790_000_000
 
@@ -105,6 +106,13 @@ def test_an_intent_for_a_payment_still_recording_its_intent_is_delivered_again()
     with pytest.raises(NotLinkedYet):
         decide(PAYMENT_RULES, event("payment_intent.succeeded", intent()),
                payment=payment(stripe_payment_intent_id=None), order=order())
+
+
+def test_a_payment_unlinked_for_longer_than_a_checkout_takes_waits_for_no_event():
+    """Its checkout crashed before recording Stripe's id: events are not retried for Stripe's three days."""
+    with pytest.raises(NotOurs):
+        decide(PAYMENT_RULES, event("payment_intent.succeeded", intent()),
+               payment=payment(stripe_payment_intent_id=None, created_at="2026-01-01T00:00:00.000Z"), order=order())
 
 
 def test_a_failed_payment_without_an_intent_is_not_waiting_for_one():

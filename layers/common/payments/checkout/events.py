@@ -16,8 +16,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from payments.core.clock import now_iso
+from payments.core.clock import now_iso, parse_iso, utc_now
 from payments.core.lifecycle import payment_may_move
 from payments.data import payments as payment_store
 from payments.data import store
@@ -67,10 +68,15 @@ def _payment_and_order(records: Records) -> tuple[PaymentRecord, OrderRecord]:
     return payment, order
 
 
+LINK_WAIT = timedelta(minutes=10)
+
+
 def _waiting_for_link(payment: PaymentRecord, mode: str) -> bool:
-    """A payment of ``mode`` whose checkout has not recorded Stripe's id yet."""
-    return payment.mode == mode and payment.status == "pending" and not (
+    """A payment of ``mode`` whose checkout is still recording Stripe's id: pending, without one, and made
+    within ``LINK_WAIT`` (our clock against our own stamp). Older, its checkout is gone: it waits for no event."""
+    unlinked = payment.mode == mode and payment.status == "pending" and not (
         payment.stripe_payment_intent_id or payment.stripe_checkout_session_id)
+    return unlinked and utc_now() - parse_iso(payment.created_at) < LINK_WAIT
 
 
 class PaymentIntentRule(EventRule[StripePaymentIntent]):

@@ -21,3 +21,8 @@ def from_epoch(seconds: int | float | None) -> str | None:
     if seconds is None:
         return None
     return iso(datetime.fromtimestamp(seconds, UTC))
+
+
+def parse_iso(text: str) -> datetime:
+    """A stamp written by ``iso`` (or any ISO 8601 UTC time) as an aware datetime."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

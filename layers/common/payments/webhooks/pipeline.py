@@ -197,10 +197,11 @@ class WebhookEndpoint:
         settings = get_settings()
         try:
             return verify(lambda_event, settings.stripe_webhook_secret(self.name))
-        except WebhookRejected as error:
-            if error.code != "invalid_signature":
+        except (WebhookRejected, ConfigurationError) as error:
+            if isinstance(error, WebhookRejected) and error.code != "invalid_signature":
                 raise
-            # The secret may have been rotated since this container read it: read it again, once.
+            # The secret may have been rotated, or first filled in, since this container read it: read it again,
+            # once (at most once a minute, so a flood of bad signatures is not a flood of Secrets Manager reads).
             return verify(lambda_event, settings.stripe_webhook_secret(self.name, refresh=True))
 
     def process(self, event: StripeEvent) -> str:
