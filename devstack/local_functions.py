@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from devstack.lambda_events.common import ACCOUNT_ID, REGION
 from devstack.template import TEMPLATE, load_template
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
 STACK_NAME = "local"
 WEBHOOK_ENDPOINTS = ("payment", "refund", "subscription", "renewal")
 FUNCTION_URL_PREFIX = "/_lambda/"

@@ -48,8 +48,9 @@ from typing import Any
 from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
 from devstack.local_auth import LOCAL_AUDIENCE, LOCAL_ISSUER, JwtAuthorizer, load_signing_key, mint_token
 from devstack.local_functions import LocalFunction, read_functions, route_table
-from devstack.local_http import LocalApp, LocalHttpServer
+from devstack.local_http import LocalApp
 from devstack.local_runtime import HandlerRuntime
+from devstack.loopback import LoopbackServer
 from devstack.template import REPO_ROOT, TEMPLATE, load_template
 
 DEFAULT_API_PORT = 3000
@@ -190,7 +191,7 @@ class LocalStack:
         self.functions: list[LocalFunction] = []
         self.catalog: list[dict[str, Any]] = []
         self.webhooks: dict[str, dict[str, Any]] = {}
-        self.http: LocalHttpServer | None = None
+        self.http: LoopbackServer | None = None
         self.moto: Any = None
         self.emulator: Any = None
         self.runtime: HandlerRuntime | None = None
@@ -219,7 +220,7 @@ class LocalStack:
             _check_port_free(options.host, options.stripe_port, "Stripe emulator", "--stripe-port")
         key = load_signing_key(options.state_dir)
         try:  # bound first: the webhooks' URLs need its port; it serves once everything is ready
-            self.http = LocalHttpServer((options.host, options.api_port), None, self.log)
+            self.http = LoopbackServer(None, options.host, options.api_port)
         except OSError as error:
             raise StackError(f"HTTP API: cannot listen on {options.host}:{options.api_port} ({error.strerror}); "
                              "stop what uses it or pick another port with --api-port") from None
@@ -262,7 +263,7 @@ class LocalStack:
         authorizer = JwtAuthorizer(key, LOCAL_ISSUER, (LOCAL_AUDIENCE,))
         self.http.app = LocalApp(
             self.functions, route_table(self.functions), self.runtime, authorizer,
-            config=self.config, mint=lambda user, admin: mint_token(key, user, admin=admin),
+            config=self.config, mint=lambda user, admin: mint_token(key, user, admin=admin), log=self.log,
         )
         self.http.start()
 

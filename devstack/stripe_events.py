@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES_DIR = Path(__file__).resolve().parent / "stripe_fixtures"
 
 _ID_ALPHABET = string.ascii_letters + string.digits
