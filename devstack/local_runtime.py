@@ -3,8 +3,8 @@
 * **Loading.** A function's handler is its ``CodeUri``'s ``<module>.py`` loaded as module
   ``function_<folder>_<module>`` (the name ``devstack.handlers.load_handler`` and the tests use), with its
   layers' content directories on ``sys.path``, as Lambda mounts a layer.
-* **One at a time.** Invocations hold one lock: moto's transactions are not isolated between threads (see
-  TOOLS.md), and a real container runs one invocation at a time as well.
+* **One at a time.** Invocations hold one lock, as a single Lambda container runs one invocation at a
+  time; each applies its function's environment to the process's ``os.environ``.
 * **Environment.** Before each invocation the function's environment is applied to ``os.environ``; when
   that changes anything (two functions with different values for a variable), the product's cached
   settings and clients are reset so the function reads its own. Functions that agree cost nothing.

@@ -2,8 +2,8 @@
 
 No AWS account, no Stripe account, no Docker. Everything comes from ``template.yaml``:
 
-* **DynamoDB**: moto's server on a loopback port, with the template's tables (their logical ids as names).
-  In memory: gone when the stack stops.
+* **DynamoDB**: moto's server on a loopback port, one request at a time, with the template's tables
+  (their logical ids as names; ``devstack.local_dynamodb``). In memory: gone when the stack stops.
 * **Stripe**: the project's emulator (``devstack.stripe_emulator``: localstripe + extensions, a child
   process), with one webhook endpoint per callback function, each with its own signing secret
   (``LOCAL_WEBHOOK_SECRETS``) and the event types its handler handles. Or, when ``STRIPE_SECRET_KEY`` is
@@ -192,7 +192,7 @@ class LocalStack:
         self.catalog: list[dict[str, Any]] = []
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.http: LoopbackServer | None = None
-        self.moto: Any = None
+        self.dynamodb: LoopbackServer | None = None
         self.emulator: Any = None
         self.runtime: HandlerRuntime | None = None
         self.dynamodb_url = ""
@@ -275,9 +275,9 @@ class LocalStack:
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
-        if self.moto is not None:
-            self.moto.stop()
-            self.moto = None
+        if self.dynamodb is not None:
+            self.dynamodb.stop()
+            self.dynamodb = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -288,21 +288,11 @@ class LocalStack:
     # ------------------------------------------------------------------ parts
 
     def _start_dynamodb(self) -> None:
-        import logging
+        from devstack.local_dynamodb import serve_dynamodb
 
-        import boto3
-        from moto.server import ThreadedMotoServer
-
-        from devstack.template import create_tables
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
-        self.moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.dynamodb_port, verbose=False)
-        self.moto.start()
-        host, port = self.moto.get_host_and_port()
-        self.dynamodb_url = f"http://{_reachable(host)}:{port}"
-        client = boto3.client("dynamodb", endpoint_url=self.dynamodb_url, region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
-        create_tables(client, load_template(self.options.template))
+        self.dynamodb = serve_dynamodb(self.options.host, self.options.dynamodb_port,
+                                       load_template(self.options.template))
+        self.dynamodb_url = self.dynamodb.url
 
     def _on_handler_load(self, function: LocalFunction, module: ModuleType) -> None:
         if function.webhook_endpoint and self._emulator_ready.is_set():
