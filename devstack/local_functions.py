@@ -39,6 +39,11 @@ _PARAM = re.compile(r"^\{([^{}+]+)(\+?)\}$")
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
+def handler_module_name(folder: str, module: str) -> str:
+    """``function_<folder>_<module>``: the module name a handler file is imported as (see ``devstack.handlers``)."""
+    return f"function_{folder}_{module.replace('.', '_')}"
+
+
 class TemplateError(ValueError):
     """The template asks for something the local stack cannot serve (the message says what)."""
 
@@ -120,8 +125,7 @@ class LocalFunction:
 
     @property
     def module_name(self) -> str:
-        """``function_<folder>_<module>``: the name ``devstack.handlers.load_handler`` uses too."""
-        return f"function_{self.folder}_{self.handler_module.replace('.', '_')}"
+        return handler_module_name(self.folder, self.handler_module)
 
     @property
     def url_path(self) -> str | None:

@@ -38,11 +38,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response as WsgiResponse
 
+from devstack.handlers import HandlerRuntime
 from devstack.lambda_events import HttpRequest, function_url_event_for, http_api_event_for
 from devstack.lambda_events.common import api_gateway_request_id
 from devstack.local_auth import JwtAuthorizer, Unauthorized, lambda_claims
 from devstack.local_functions import FUNCTION_URL_PREFIX, LocalFunction, RouteTable
-from devstack.local_runtime import HandlerRuntime
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment

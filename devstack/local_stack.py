@@ -12,7 +12,7 @@ No AWS account, no Stripe account, no Docker. Everything comes from ``template.y
   routes behind a JWT authorizer like API Gateway's (a local RSA key in ``.local/``; tokens from
   ``make token USER=alice [ADMIN=1]`` or ``/_local/token``), each Function URL at ``/_lambda/<LogicalId>/``.
   Handlers run in this process with the environment the template gives them plus the local endpoints
-  and keys, and reload when their code changes (``devstack.local_runtime``).
+  and keys, and reload when their code changes (``devstack.handlers``).
 * **The checkout page** at ``/demo/``, paying with Stripe.js (the emulator's extended stand-in).
 
 Commands::
@@ -45,11 +45,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from devstack.handlers import HandlerRuntime
 from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
 from devstack.local_auth import LOCAL_AUDIENCE, LOCAL_ISSUER, JwtAuthorizer, load_signing_key, mint_token
 from devstack.local_functions import LocalFunction, read_functions, route_table
 from devstack.local_http import LocalApp
-from devstack.local_runtime import HandlerRuntime
 from devstack.loopback import LoopbackServer
 from devstack.template import REPO_ROOT, TEMPLATE, load_template
 
