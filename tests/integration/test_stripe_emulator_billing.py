@@ -1,4 +1,4 @@
-"""The Stripe emulator's subscriptions and invoices (devstack.stripe_emulator_billing), run as a real process:
+"""The Stripe emulator's subscriptions and invoices (devstack.stripe_emulator.billing), run as a real process:
 the calls our subscription code makes, answered in the current API's shape, with signed webhooks."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import pytest
 import stripe
 from dateutil.relativedelta import relativedelta
 
-from devstack.stripe_emulator import StripeEmulator
-from devstack.stripe_emulator_billing import advance_subscription, pay_invoice
+from devstack.stripe_emulator import StripeEmulator, advance_subscription, pay_invoice
 from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.emulator
