@@ -6,7 +6,7 @@ Stripe API. This package extends it *in process*, through its own extension poin
 class-level validation, aiohttp middlewares), without copying or editing its files.
 
 Modules: ``common`` (errors shaped like Stripe's, parameter checks, events: what the others share),
-``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``server``
+``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``server``
 (4, 9, 10, 11, 12, and ``install()`` / ``main()``, run in the emulator's process), ``process``
 (:class:`StripeEmulator`, the emulator as a child process, and the test helpers that drive it).
 
@@ -67,6 +67,12 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
    /v1/payment_intents/{id}/confirm`` and ``GET /v1/payment_intents/{id}``. A wrong client secret is a 401.
 12. **No orphans.** ``--parent-pid PID`` (passed by :class:`StripeEmulator`) makes the emulator exit by
    itself once that process is gone, even if it was killed without a chance to stop its children.
+13. **Customer search** (``GET /v1/customers/search?query=...``), answered as a ``search_result``:
+   ``email:'...'``, ``name:'...'``, ``phone:'...'`` and ``metadata['key']:'...'`` clauses, exact matches,
+   joined by ``AND`` or ``OR``, with ``limit`` and ``page``. Left out: ``~`` substrings, numeric and
+   ``created`` comparisons, negation, ``null``, ``expand``, and Stripe's delay before a new customer is
+   searchable (here at once). An unsupported query is a 400 ``invalid_request_error``. See
+   ``devstack/stripe_emulator/customers.py``.
 
 Known limits: events say ``api_version: 2017-08-15``; webhook registrations survive a data wipe, and events are
 delivered about 1 s late to whichever endpoints are registered *then* (so after a reset a test

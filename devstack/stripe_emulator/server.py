@@ -26,7 +26,7 @@ from aiohttp import web
 from localstripe import resources
 from localstripe.errors import UserError
 
-from devstack.stripe_emulator import billing, payments
+from devstack.stripe_emulator import billing, customers, payments
 from devstack.stripe_emulator.catalog import Price
 from devstack.stripe_emulator.checkout import CheckoutSession, checkout_page, checkout_page_pay, create_session
 from devstack.stripe_emulator.common import stripe_error
@@ -174,11 +174,12 @@ def install() -> None:
     if _installed:
         return
     # Importing localstripe's server builds its app and its routes from `resources.extra_apis`, once: what
-    # changes those (payment retries, billing) goes first. Later routes are added to the
+    # changes those (payment retries, billing, customer search) goes first. Later routes are added to the
     # app directly, wrapped by the server's own `api_extra` exactly as that import-time loop does (it
     # parses form data, passes {id} and handles `expand`).
     payments.install()
     billing.install()
+    customers.install()
     from localstripe import server
 
     _redirect_state_file()
