@@ -11,6 +11,9 @@
 #   make check     lint + template + test
 #   make bench     cold start per function, calls per operation, package sizes (docs/performance.md; slow, not in CI)
 #   make clean     build output and tool caches; `make distclean` also removes the virtualenvs and .local/
+#
+# dev, demo and token install only what running needs (requirements-run.txt); test, lint and bench add the
+# test and lint tools (requirements-dev.txt).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -45,32 +48,38 @@ PYTHON313 ?= $(shell { ls -d $(PYENV_ROOT)/versions/3.13.*/bin/python3.13 $(HOME
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv sam-venv test lint ruff mypy template cfn-lint sam-validate sam-build dev token demo check clean \
-	distclean bench
+.PHONY: help venv venv-run sam-venv test lint ruff mypy template cfn-lint sam-validate sam-build dev token token-usage \
+	demo check clean distclean bench
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
 
 # ---------------------------------------------------------------- virtualenvs
-# The stamp records that requirements were installed; it is older than a requirements file when that
-# file changes, which installs again.
+# Each stamp records that a set of requirements was installed; it is older than a requirements file when that
+# file changes, which installs again. .installed-run: what running needs; .installed: that and the tools.
+# What they say goes to stderr, so that `TOKEN=$(make -s token USER=alice)` captures only the token.
 
+NO_PYTHON := error: no Python >= 3.11 found (tried python3, python3.11, python3.12, python3.13); set PYTHON=...
+
+venv-run: $(VENV)/.installed-run
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
-	@py='$(PYTHON)'; if [ -z "$$py" ]; then \
-	  echo "error: no Python >= 3.11 found (tried python3, python3.11, python3.12, python3.13); set PYTHON=..." >&2; \
-	  exit 1; fi; \
-	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py ($$($$py --version))"; "$$py" -m venv $(VENV); fi
-	$(PY) -m pip install --quiet --no-input -r requirements-dev.txt
+$(VENV)/.installed-run: requirements-run.txt layers/common/requirements.txt
+	@py='$(PYTHON)'; if [ -z "$$py" ]; then echo "$(NO_PYTHON)" >&2; exit 1; fi; \
+	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py ($$($$py --version))" >&2; "$$py" -m venv $(VENV); fi
+	@echo "installing the local stack's dependencies into $(VENV) (once, and again when requirements change; ~1 min)..." >&2
+	@$(PY) -m pip install --quiet --no-input -r requirements-run.txt
+	@touch $@
+
+$(VENV)/.installed: requirements-dev.txt $(VENV)/.installed-run
+	@echo "installing the test and lint tools into $(VENV) (once, and again when requirements change)..." >&2
+	@$(PY) -m pip install --quiet --no-input -r requirements-dev.txt
 	@touch $@
 
 sam-venv: $(VENV_SAM)/.installed
 
 $(VENV_SAM)/.installed: requirements-sam.txt
-	@py='$(PYTHON)'; if [ -z "$$py" ]; then \
-	  echo "error: no Python >= 3.11 found (tried python3, python3.11, python3.12, python3.13); set PYTHON=..." >&2; \
-	  exit 1; fi; \
+	@py='$(PYTHON)'; if [ -z "$$py" ]; then echo "$(NO_PYTHON)" >&2; exit 1; fi; \
 	if [ ! -x $(VENV_SAM)/bin/python ]; then echo "creating $(VENV_SAM) with $$py"; "$$py" -m venv $(VENV_SAM); fi
 	$(VENV_SAM)/bin/python -m pip install --quiet --no-input -r requirements-sam.txt
 	@touch $@
@@ -127,18 +136,22 @@ bench: venv
 	PYTHON313="$(PYTHON313)" $(PY) -m bench.run --build-dir $(BUILD_DIR) $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- local stack
-# `make dev` runs until Ctrl-C (which stops every process it started). USER defaults to your login name.
+# `make dev` runs until Ctrl-C (which stops every process it started). USER defaults to your login name; without
+# one, `make token` answers with its usage.
 
-dev: venv
+dev: venv-run
 	$(PY) -m devstack.local_stack serve $(DEV_ARGS)
 
-token: venv
+token: $(if $(strip $(USER)),venv-run,token-usage)
 	@$(PY) -m devstack.local_stack token --user "$(USER)" $(if $(filter 1 true yes,$(ADMIN)),--admin)
 
-demo: venv
+token-usage:
+	@echo "usage: make token USER=alice [ADMIN=1]" >&2; exit 2
+
+demo: venv-run
 	$(PY) -m devstack.demo $(DEMO_ARGS)
 
-env.local.json: template.yaml devstack/local_stack.py devstack/local_functions.py | venv
+env.local.json: template.yaml devstack/local_stack.py devstack/local_functions.py | venv-run
 	$(PY) -m devstack.local_stack env-file > $@
 
 # ---------------------------------------------------------------- housekeeping

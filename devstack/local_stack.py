@@ -518,6 +518,12 @@ def _raise_keyboard_interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+def _user_id(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("a token needs a user id, e.g. --user alice")
+    return value
+
+
 def token(args: argparse.Namespace) -> int:
     key = load_signing_key(Path(args.state_dir))
     print(mint_token(key, args.user, admin=args.admin, ttl_seconds=args.ttl))
@@ -545,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=serve)
 
     mint = commands.add_parser("token", help="print a signed token for the local stack's JWT authorizer")
-    mint.add_argument("--user", required=True, help="the user id (the token's sub)")
+    mint.add_argument("--user", required=True, type=_user_id, help="the user id (the token's sub)")
     mint.add_argument("--admin", action="store_true", help="put the user in the admin group")
     mint.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires (default 12 h)")
     mint.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))
