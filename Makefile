@@ -4,7 +4,7 @@
 #                  the Stripe emulator, the checkout page at /demo/ (DEV_ARGS="--api-port 3001" ...; Ctrl-C stops it)
 #   make token     print a token for the local stack: make token USER=alice [ADMIN=1]
 #   make demo      walk the whole product against the local stack (starts one if none runs) and report
-#   make test      pytest (PYTEST_ARGS="-k refund -x" to narrow it)
+#   make test      pytest: the product's tests, then the tooling's, each with its summary (PYTEST_ARGS="-k refund -x")
 #   make lint      ruff + mypy (config in pyproject.toml)
 #   make template  cfn-lint, sam validate --lint, sam build (needs a Python 3.13 for the runtime)
 #   make env.local.json   regenerate the env-vars file for sam local (from template.yaml)
@@ -86,9 +86,25 @@ $(VENV_SAM)/.installed: requirements-sam.txt
 
 # ---------------------------------------------------------------- checks
 
+# The product's tests (pytest -m "not tooling"), then the tooling's (-m tooling: devstack, the emulator, the
+# local stack, the page), each with its own summary, and both again at the end. One exit status: it fails if
+# either half fails. A half with no tests is an error, unless PYTEST_ARGS narrowed the run and the other half ran.
 test: venv
-	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; \
+	@rc=0; ran=0; summary=(); log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	color=$$([ -t 1 ] && echo --color=yes || echo --color=no); \
+	for half in product tooling; do \
+	  if [ $$half = product ]; then marker="not tooling"; else marker=tooling; fi; \
+	  printf '\n== %s tests (pytest -m "%s") ==\n' $$half "$$marker"; \
+	  code=0; $(PY) -m pytest $$color -m "$$marker" $(PYTEST_ARGS) 2>&1 | tee "$$log" || code=$$?; \
+	  last=$$(tail -n 1 "$$log" | sed 's/\x1b\[[0-9;]*m//g; s/^=* *//; s/ *=*$$//'); \
+	  if [ $$code -eq 0 ]; then ran=1; \
+	  elif [ $$code -eq 5 ] && [ -n "$(strip $(PYTEST_ARGS))" ]; then last="none selected by PYTEST_ARGS"; \
+	  else ran=1; [ $$rc -ne 0 ] || rc=$$code; \
+	    if [ $$code -eq 5 ]; then last="error: no $$half tests collected"; fi; fi; \
+	  summary+=("$$half: $$last"); \
+	done; \
+	if [ $$ran -eq 0 ] && [ $$rc -eq 0 ]; then summary+=("error: pytest collected no tests"); rc=5; fi; \
+	printf '\n== summary ==\n'; printf '%s\n' "$${summary[@]}"; \
 	exit $$rc
 
 # Both linters run, so one pass reports everything; the target fails if either found something.
