@@ -67,7 +67,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed-run: requirements-run.txt layers/common/requirements.txt
 	@py='$(PYTHON)'; if [ -z "$$py" ]; then echo "$(NO_PYTHON)" >&2; exit 1; fi; \
 	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py ($$($$py --version))" >&2; "$$py" -m venv $(VENV); fi
-	@echo "installing the local stack's dependencies into $(VENV) (once, and again when requirements change; ~1 min)..." >&2
+	@echo "installing the local stack's dependencies into $(VENV) (once, and again when requirements change; under a minute)..." >&2
 	@$(PY) -m pip install --quiet --no-input -r requirements-run.txt
 	@touch $@
 
