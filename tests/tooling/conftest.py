@@ -7,9 +7,13 @@ Every test under this folder is marked ``tooling``, so ``make test`` reports the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stripe
+
+from devstack.stripe_emulator import StripeEmulator
 
 TOOLING = Path(__file__).resolve().parent
 
@@ -19,3 +23,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if TOOLING in item.path.resolve().parents:
             item.add_marker(pytest.mark.tooling)
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[StripeEmulator]:
+    """An emulator of the test module's own (the emulator's tests register webhooks, which a reset keeps)."""
+    with StripeEmulator() as running:
+        yield running
+
+
+@pytest.fixture
+def client(emulator: StripeEmulator) -> stripe.StripeClient:
+    """A client of the module's emulator, its data wiped first."""
+    emulator.reset()
+    return emulator.client()

@@ -18,18 +18,6 @@ pytestmark = pytest.mark.emulator
 WEBHOOK_SECRET = "whsec_test_emulator"
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[StripeEmulator]:
-    with StripeEmulator() as running:
-        yield running
-
-
-@pytest.fixture
-def client(emulator: StripeEmulator) -> stripe.StripeClient:
-    emulator.reset()
-    return emulator.client()
-
-
 def create_session(client: stripe.StripeClient, **overrides):
     params = {
         "mode": "payment",

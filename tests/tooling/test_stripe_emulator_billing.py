@@ -19,18 +19,6 @@ WEBHOOK_SECRET = "whsec_test_billing"
 METADATA = {"orderId": "ord_1", "recurringPaymentId": "rp_1", "userId": "user_1"}
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[StripeEmulator]:
-    with StripeEmulator() as running:
-        yield running
-
-
-@pytest.fixture
-def client(emulator: StripeEmulator) -> stripe.StripeClient:
-    emulator.reset()
-    return emulator.client()
-
-
 @pytest.fixture
 def webhooks(emulator: StripeEmulator) -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver(WEBHOOK_SECRET)
