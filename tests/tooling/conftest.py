@@ -14,6 +14,7 @@ import pytest
 import stripe
 
 from devstack.stripe_emulator import StripeEmulator
+from tests.support.webhook_receiver import WebhookReceiver
 
 TOOLING = Path(__file__).resolve().parent
 
@@ -37,3 +38,12 @@ def client(emulator: StripeEmulator) -> stripe.StripeClient:
     """A client of the module's emulator, its data wiped first."""
     emulator.reset()
     return emulator.client()
+
+
+@pytest.fixture
+def webhooks(emulator: StripeEmulator) -> Iterator[WebhookReceiver]:
+    """An endpoint registered with the module's emulator for every event, keeping what it receives."""
+    receiver = WebhookReceiver("whsec_tooling_tests")
+    emulator.register_webhook("tooling-tests", receiver.url, receiver.secret)
+    yield receiver
+    receiver.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 import stripe
@@ -15,7 +14,6 @@ from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.emulator
 
-WEBHOOK_SECRET = "whsec_test_emulator"
 
 
 def create_session(client: stripe.StripeClient, **overrides):
@@ -34,14 +32,6 @@ def create_session(client: stripe.StripeClient, **overrides):
         **overrides,
     }
     return client.v1.checkout.sessions.create(params)
-
-
-@pytest.fixture
-def webhooks(emulator: StripeEmulator) -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver(WEBHOOK_SECRET)
-    emulator.register_webhook("test-endpoint", receiver.url, WEBHOOK_SECRET)
-    yield receiver
-    receiver.close()
 
 
 # Prices -------------------------------------------------------------------------------------

@@ -3,28 +3,18 @@ the calls our subscription code makes, answered in the current API's shape, with
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 import stripe
 from dateutil.relativedelta import relativedelta
 
-from devstack.stripe_emulator import StripeEmulator, advance_subscription, pay_invoice
-from tests.support.webhook_receiver import WebhookReceiver
+from devstack.stripe_emulator import advance_subscription, pay_invoice
 
 pytestmark = pytest.mark.emulator
 
-WEBHOOK_SECRET = "whsec_test_billing"
 METADATA = {"orderId": "ord_1", "recurringPaymentId": "rp_1", "userId": "user_1"}
-
-
-@pytest.fixture
-def webhooks(emulator: StripeEmulator) -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver(WEBHOOK_SECRET)
-    emulator.register_webhook("billing-endpoint", receiver.url, WEBHOOK_SECRET)
-    yield receiver
-    receiver.close()
 
 
 def emission_order(client: stripe.StripeClient, events: list[stripe.Event]) -> list[str]:
