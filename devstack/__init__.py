@@ -10,7 +10,7 @@ Nothing here is deployed; the product is ``template.yaml``, ``functions/`` and `
 * ``lambda_events/``, ``lambda_context``, ``stripe_events`` and ``stripe_fixtures/``: the events, contexts
   and Stripe payloads handlers get, for the local stack, the tests, the bench and ``make_sample_events``;
 * ``loopback``: the one HTTP server every local server runs on;
-* ``demo`` (``make demo``).
+* ``stack_process``: the local stack as a child process, for ``demo`` (``make demo``) and the tests.
 """
 
 from pathlib import Path
