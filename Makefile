@@ -4,13 +4,16 @@
 #                  the Stripe emulator, the checkout page at /demo/ (DEV_ARGS="--api-port 3001" ...; Ctrl-C stops it)
 #   make token     print a token for the local stack: make token USER=alice [ADMIN=1]
 #   make demo      walk the whole product against the local stack (starts one if none runs) and report
-#   make test      pytest (PYTEST_ARGS="-k refund -x" to narrow it)
+#   make test      pytest: the product's tests, then the tooling's, each with its summary (PYTEST_ARGS="-k refund -x")
 #   make lint      ruff + mypy (config in pyproject.toml)
 #   make template  cfn-lint, sam validate --lint, sam build (needs a Python 3.13 for the runtime)
 #   make env.local.json   regenerate the env-vars file for sam local (from template.yaml)
 #   make check     lint + template + test
 #   make bench     cold start per function, calls per operation, package sizes (docs/performance.md; slow, not in CI)
 #   make clean     build output and tool caches; `make distclean` also removes the virtualenvs and .local/
+#
+# dev, demo and token install only what running needs (requirements-run.txt); test, lint and bench add the
+# test and lint tools (requirements-dev.txt).
 
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -45,41 +48,63 @@ PYTHON313 ?= $(shell { ls -d $(PYENV_ROOT)/versions/3.13.*/bin/python3.13 $(HOME
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv sam-venv test lint ruff mypy template cfn-lint sam-validate sam-build dev token demo check clean \
-	distclean bench
+.PHONY: help venv venv-run sam-venv test lint ruff mypy template cfn-lint sam-validate sam-build dev token token-usage \
+	demo check clean distclean bench
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
 
 # ---------------------------------------------------------------- virtualenvs
-# The stamp records that requirements were installed; it is older than a requirements file when that
-# file changes, which installs again.
+# Each stamp records that a set of requirements was installed; it is older than a requirements file when that
+# file changes, which installs again. .installed-run: what running needs; .installed: that and the tools.
+# What they say goes to stderr, so that `TOKEN=$(make -s token USER=alice)` captures only the token.
 
+NO_PYTHON := error: no Python >= 3.11 found (tried python3, python3.11, python3.12, python3.13); set PYTHON=...
+
+venv-run: $(VENV)/.installed-run
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt layers/common/requirements.txt
-	@py='$(PYTHON)'; if [ -z "$$py" ]; then \
-	  echo "error: no Python >= 3.11 found (tried python3, python3.11, python3.12, python3.13); set PYTHON=..." >&2; \
-	  exit 1; fi; \
-	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py ($$($$py --version))"; "$$py" -m venv $(VENV); fi
-	$(PY) -m pip install --quiet --no-input -r requirements-dev.txt
+$(VENV)/.installed-run: requirements-run.txt layers/common/requirements.txt
+	@py='$(PYTHON)'; if [ -z "$$py" ]; then echo "$(NO_PYTHON)" >&2; exit 1; fi; \
+	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py ($$($$py --version))" >&2; "$$py" -m venv $(VENV); fi
+	@echo "installing the local stack's dependencies into $(VENV) (once, and again when requirements change; under a minute)..." >&2
+	@$(PY) -m pip install --quiet --no-input -r requirements-run.txt
+	@touch $@
+
+$(VENV)/.installed: requirements-dev.txt $(VENV)/.installed-run
+	@echo "installing the test and lint tools into $(VENV) (once, and again when requirements change)..." >&2
+	@$(PY) -m pip install --quiet --no-input -r requirements-dev.txt
 	@touch $@
 
 sam-venv: $(VENV_SAM)/.installed
 
 $(VENV_SAM)/.installed: requirements-sam.txt
-	@py='$(PYTHON)'; if [ -z "$$py" ]; then \
-	  echo "error: no Python >= 3.11 found (tried python3, python3.11, python3.12, python3.13); set PYTHON=..." >&2; \
-	  exit 1; fi; \
+	@py='$(PYTHON)'; if [ -z "$$py" ]; then echo "$(NO_PYTHON)" >&2; exit 1; fi; \
 	if [ ! -x $(VENV_SAM)/bin/python ]; then echo "creating $(VENV_SAM) with $$py"; "$$py" -m venv $(VENV_SAM); fi
 	$(VENV_SAM)/bin/python -m pip install --quiet --no-input -r requirements-sam.txt
 	@touch $@
 
 # ---------------------------------------------------------------- checks
 
+# The product's tests (pytest -m "not tooling"), then the tooling's (-m tooling: devstack, the emulator, the
+# local stack, the page), each with its own summary, and both again at the end. One exit status: it fails if
+# either half fails. A half with no tests is an error, unless PYTEST_ARGS narrowed the run and the other half ran.
 test: venv
-	@rc=0; $(PY) -m pytest $(PYTEST_ARGS) || rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; fi; \
+	@rc=0; ran=0; summary=(); log=$$(mktemp); trap 'rm -f "$$log"' EXIT; \
+	color=$$([ -t 1 ] && echo --color=yes || echo --color=no); \
+	for half in product tooling; do \
+	  if [ $$half = product ]; then marker="not tooling"; else marker=tooling; fi; \
+	  printf '\n== %s tests (pytest -m "%s") ==\n' $$half "$$marker"; \
+	  code=0; $(PY) -m pytest $$color -m "$$marker" $(PYTEST_ARGS) 2>&1 | tee "$$log" || code=$$?; \
+	  last=$$(tail -n 1 "$$log" | sed 's/\x1b\[[0-9;]*m//g; s/^=* *//; s/ *=*$$//'); \
+	  if [ $$code -eq 0 ]; then ran=1; \
+	  elif [ $$code -eq 5 ] && [ -n "$(strip $(PYTEST_ARGS))" ]; then last="none selected by PYTEST_ARGS"; \
+	  else ran=1; [ $$rc -ne 0 ] || rc=$$code; \
+	    if [ $$code -eq 5 ]; then last="error: no $$half tests collected"; fi; fi; \
+	  summary+=("$$half: $$last"); \
+	done; \
+	if [ $$ran -eq 0 ] && [ $$rc -eq 0 ]; then summary+=("error: pytest collected no tests"); rc=5; fi; \
+	printf '\n== summary ==\n'; printf '%s\n' "$${summary[@]}"; \
 	exit $$rc
 
 # Both linters run, so one pass reports everything; the target fails if either found something.
@@ -127,18 +152,22 @@ bench: venv
 	PYTHON313="$(PYTHON313)" $(PY) -m bench.run --build-dir $(BUILD_DIR) $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- local stack
-# `make dev` runs until Ctrl-C (which stops every process it started). USER defaults to your login name.
+# `make dev` runs until Ctrl-C (which stops every process it started). USER defaults to your login name; without
+# one, `make token` answers with its usage.
 
-dev: venv
+dev: venv-run
 	$(PY) -m devstack.local_stack serve $(DEV_ARGS)
 
-token: venv
+token: $(if $(strip $(USER)),venv-run,token-usage)
 	@$(PY) -m devstack.local_stack token --user "$(USER)" $(if $(filter 1 true yes,$(ADMIN)),--admin)
 
-demo: venv
+token-usage:
+	@echo "usage: make token USER=alice [ADMIN=1]" >&2; exit 2
+
+demo: venv-run
 	$(PY) -m devstack.demo $(DEMO_ARGS)
 
-env.local.json: template.yaml devstack/local_stack.py devstack/local_functions.py | venv
+env.local.json: template.yaml devstack/local_stack.py devstack/local_functions.py | venv-run
 	$(PY) -m devstack.local_stack env-file > $@
 
 # ---------------------------------------------------------------- housekeeping

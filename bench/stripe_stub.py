@@ -1,7 +1,7 @@
 """A stub Stripe API on a loopback port: Stripe's own example objects, shaped by the request, and counted.
 
 It answers every call the product makes (prices, PaymentIntents, Checkout Sessions, refunds, customers,
-subscriptions) with the matching fixture from ``tests/fixtures/stripe`` (Stripe's published examples),
+subscriptions) with the matching fixture from ``devstack/stripe_fixtures`` (Stripe's published examples),
 the request's own ``amount``/``currency``/``metadata``/``customer`` echoed back, so the real
 ``stripe.StripeClient`` (HTTP, retries, JSON decoding, object construction) runs end to end. It keeps no
 state: a retrieve answers an open/pending object, an update echoes what was set.
@@ -20,11 +20,11 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "stripe"
+from devstack.stripe_events import FIXTURES_DIR
+
 RECURRING_PRICE_PREFIX = "price_monthly"  # a price id starting with this is a monthly recurring price
 
 
@@ -45,7 +45,7 @@ class StripeStub:
         self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._fixtures = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in FIXTURES.glob("*.json")}
+        self._fixtures = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in FIXTURES_DIR.glob("*.json")}
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, dict[str, Any]]]]] = [
             ("GET", re.compile(r"/v1/prices/(?P<id>[^/]+)"), self._price),
             ("POST", re.compile(r"/v1/payment_intents"), self._intent),

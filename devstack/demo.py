@@ -1,10 +1,10 @@
 """``make demo``: the whole product, walked through against the local stack, with a readable account of it.
 
 It uses the stack that ``make dev`` runs (``--api``, default http://127.0.0.1:3000) when one answers there,
-and otherwise starts its own on free ports (``python -m devstack.local_stack serve``) and stops it at the
-end. Everything goes through the HTTP API and the Function URLs the way clients and Stripe use them:
-tokens from the stack's local issuer, payments confirmed with the publishable key and the client secret
-(as Stripe.js and the mobile SDKs do), webhooks delivered by Stripe to the callbacks.
+and otherwise starts its own on free ports (``devstack.stack_process``) and stops it at the end. Everything
+goes through the HTTP API and the Function URLs the way clients and Stripe use them: tokens from the stack's
+local issuer, payments confirmed with the publishable key and the client secret (as Stripe.js and the mobile
+SDKs do), webhooks delivered by Stripe to the callbacks.
 
 Sections (each checks the state it should end in; the exit code is 1 if any step does not):
 
@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -39,9 +36,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
-from devstack.local_stack import EMULATOR_SECRET_KEY, READY_PREFIX, STACK_NAME
+from devstack.local_stack import EMULATOR_SECRET_KEY, STACK_NAME
+from devstack.stack_process import StackProcess
 from devstack.stripe_events import encode_event, sign_payload
-from devstack.template import REPO_ROOT
 
 DEFAULT_API = "http://127.0.0.1:3000"
 WAIT_SECONDS = 20.0
@@ -107,42 +104,19 @@ def running_stack(api: str) -> dict[str, Any] | None:
 
 @contextmanager
 def own_stack(startup_timeout: float = 60) -> Iterator[dict[str, Any]]:
-    """Start ``python -m devstack.local_stack serve`` on free ports; yield its config; stop it (Ctrl-C)."""
-    command = [sys.executable, "-m", "devstack.local_stack", "serve",
-               "--api-port", "0", "--dynamodb-port", "0", "--stripe-port", "0"]
-    process = subprocess.Popen(command, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, bufsize=1)
-    lines: list[str] = []
-    ready = threading.Event()
-    config: dict[str, Any] = {}
-
-    def read() -> None:  # keeps draining the stack's log so it never blocks on a full pipe
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.append(line)
-            if line.startswith(READY_PREFIX) and not ready.is_set():
-                config.update(json.loads(line[len(READY_PREFIX):]))
-                ready.set()
-        ready.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    """Start a local stack on free ports (``devstack.stack_process``); yield its config; stop it (Ctrl-C)."""
+    stack = StackProcess(startup_timeout=startup_timeout)
     try:
-        if not ready.wait(startup_timeout) or not config:
-            raise DemoFailed("the local stack did not start:\n" + "".join(lines[-40:]))
-        yield config
+        stack.start()
+    except RuntimeError:
+        raise DemoFailed("the local stack did not start:\n" + "".join(stack.lines[-40:])) from None
+    try:
+        yield stack.config
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        reader.join(5)
-        if process.returncode not in (0, None):
-            print("".join(lines[-40:]))
-            print(f"(the local stack exited with {process.returncode})")
+        code = stack.stop(timeout=15)
+        if code != 0:
+            print("".join(stack.lines[-40:]))
+            print(f"(the local stack exited with {code})")
 
 
 # ------------------------------------------------------------------------------------------ the demo

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from devstack.lambda_events.common import ACCOUNT_ID, REGION
+
 
 @dataclass
 class LambdaContext:
@@ -18,7 +20,7 @@ class LambdaContext:
 
     @property
     def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms

@@ -26,10 +26,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from devstack.lambda_events.common import ACCOUNT_ID, REGION
 from devstack.template import TEMPLATE, load_template
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"
 STACK_NAME = "local"
 WEBHOOK_ENDPOINTS = ("payment", "refund", "subscription", "renewal")
 FUNCTION_URL_PREFIX = "/_lambda/"
@@ -38,6 +37,11 @@ RESERVED_PREFIXES = (FUNCTION_URL_PREFIX, "/_local/", "/demo/")
 
 _PARAM = re.compile(r"^\{([^{}+]+)(\+?)\}$")
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+def handler_module_name(folder: str, module: str) -> str:
+    """``function_<folder>_<module>``: the module name a handler file is imported as (see ``devstack.handlers``)."""
+    return f"function_{folder}_{module.replace('.', '_')}"
 
 
 class TemplateError(ValueError):
@@ -121,8 +125,7 @@ class LocalFunction:
 
     @property
     def module_name(self) -> str:
-        """``function_<folder>_<module>``: the name ``devstack.handlers.load_handler`` uses too."""
-        return f"function_{self.folder}_{self.handler_module.replace('.', '_')}"
+        return handler_module_name(self.folder, self.handler_module)
 
     @property
     def url_path(self) -> str | None:

@@ -1,6 +1,7 @@
-"""The local stack's HTTP server: API Gateway, Lambda Function URLs, the demo page, on one loopback port.
+"""The local stack's HTTP app: API Gateway, Lambda Function URLs, the demo page, on one loopback port.
 
-Each request is answered by the first of:
+:class:`LocalApp` is a WSGI app, served by :class:`devstack.loopback.LoopbackServer`. Each request is
+answered by the first of:
 
 * ``/_lambda/<LogicalId>/...``: the function's Function URL. The handler gets the event a Function URL
   sends (payload 2.0, ``rawPath`` the part after the prefix, the body base64-encoded unless it is text,
@@ -16,7 +17,7 @@ Each request is answered by the first of:
 
 Every request is logged in one line: method, path (no query string), status, time, the function and,
 for the API, the user; for a webhook, the Stripe event type and the callback's result. Never a header,
-a token or a body.
+a token or a body. The events are built by :mod:`devstack.lambda_events.http`, like every other.
 """
 
 from __future__ import annotations
@@ -25,81 +26,30 @@ import base64
 import ipaddress
 import json
 import mimetypes
-import sys
-import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from devstack.lambda_events import (
-    ACCOUNT_ID,
-    _api_gateway_request_id,
-    _request_time,
-    _trace_id,
-)
+from werkzeug.wrappers import Request as WsgiRequest
+from werkzeug.wrappers import Response as WsgiResponse
+
+from devstack.handlers import HandlerRuntime
+from devstack.lambda_events import HttpRequest, function_url_event_for, http_api_event_for
+from devstack.lambda_events.common import api_gateway_request_id
 from devstack.local_auth import JwtAuthorizer, Unauthorized, lambda_claims
 from devstack.local_functions import FUNCTION_URL_PREFIX, LocalFunction, RouteTable
-from devstack.local_runtime import HandlerRuntime
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 DEMO_PAGE_DIR = Path(__file__).resolve().parent / "demo_page"
 API_ID = "local"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-_TEXT_TYPES = ("application/json", "application/javascript", "application/xml", "application/yaml",
-               "application/x-yaml")
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    client_ip: str
-
-    def header(self, name: str) -> str | None:
-        name = name.lower()
-        return next((value for key, value in self.headers if key.lower() == name), None)
-
-    def lambda_headers(self) -> dict[str, str]:
-        """Lower-case names, repeated headers joined with commas (cookies go to ``cookies``), as AWS does."""
-        merged: dict[str, str] = {}
-        for key, value in self.headers:
-            key = key.lower()
-            if key == "cookie":
-                continue
-            merged[key] = f"{merged[key]},{value}" if key in merged else value
-        merged.setdefault("x-forwarded-for", self.client_ip)
-        merged.setdefault("x-forwarded-proto", "http")
-        return merged
-
-    def cookies(self) -> list[str]:
-        values = [value for key, value in self.headers if key.lower() == "cookie"]
-        return [cookie.strip() for value in values for cookie in value.split(";") if cookie.strip()]
-
-    def query_parameters(self) -> dict[str, str]:
-        params: dict[str, list[str]] = {}
-        for name, value in parse_qsl(self.query, keep_blank_values=True):
-            params.setdefault(name, []).append(value)
-        return {name: ",".join(values) for name, values in params.items()}  # API Gateway joins with commas
-
-    def lambda_body(self) -> tuple[str | None, bool]:
-        """(body, isBase64Encoded): text stays text, anything else is base64, as API Gateway and Lambda do."""
-        if not self.body:
-            return None, False
-        content_type = (self.header("content-type") or "").split(";")[0].strip().lower()
-        if content_type.startswith("text/") or content_type in _TEXT_TYPES or content_type.endswith(("+json", "+xml")):
-            try:
-                return self.body.decode("utf-8"), False
-            except UnicodeDecodeError:
-                pass
-        return base64.b64encode(self.body).decode("ascii"), True
 
 
 @dataclass
@@ -115,67 +65,7 @@ class Response:
         return cls(status, body, [("content-type", "application/json"), *(headers or [])], note)
 
 
-# ------------------------------------------------------------------------------------------ events
-
-
-def _request_context(request: Request, route_key: str, epoch_ms: int, request_id: str, domain: str) -> dict[str, Any]:
-    return {
-        "accountId": ACCOUNT_ID,
-        "apiId": API_ID,
-        "domainName": domain,
-        "domainPrefix": domain.split(".")[0],
-        "http": {
-            "method": request.method,
-            "path": request.path,
-            "protocol": "HTTP/1.1",
-            "sourceIp": request.client_ip,
-            "userAgent": request.header("user-agent") or "",
-        },
-        "requestId": request_id,
-        "routeKey": route_key,
-        "stage": "$default",
-        "time": _request_time(epoch_ms),
-        "timeEpoch": epoch_ms,
-    }
-
-
-def _event(request: Request, route_key: str, raw_path: str, request_id: str) -> dict[str, Any]:
-    epoch_ms = int(time.time() * 1000)
-    headers = request.lambda_headers()
-    headers.setdefault("x-amzn-trace-id", _trace_id(epoch_ms, request_id))
-    domain = (request.header("host") or "127.0.0.1").split(":")[0]
-    event: dict[str, Any] = {"version": "2.0", "routeKey": route_key, "rawPath": raw_path,
-                             "rawQueryString": request.query}
-    if request.cookies():
-        event["cookies"] = request.cookies()
-    event["headers"] = headers
-    if request.query:
-        event["queryStringParameters"] = request.query_parameters()
-    event["requestContext"] = _request_context(request, route_key, epoch_ms, request_id, domain)
-    event["requestContext"]["http"]["path"] = raw_path
-    body, is_base64 = request.lambda_body()
-    if body is not None:
-        event["body"] = body
-    event["isBase64Encoded"] = is_base64
-    return event
-
-
-def http_api_event(request: Request, route_key: str, path_params: Mapping[str, str],
-                   claims: Mapping[str, Any] | None, request_id: str) -> dict[str, Any]:
-    """The API Gateway HTTP API (payload 2.0) event for ``request`` on route ``route_key``."""
-    event = _event(request, route_key, request.path, request_id)
-    if claims is not None:
-        event["requestContext"]["authorizer"] = {"jwt": {"claims": lambda_claims(claims), "scopes": None}}
-    if path_params:
-        event["pathParameters"] = dict(path_params)
-    return event
-
-
-def function_url_event(request: Request, raw_path: str, request_id: str) -> dict[str, Any]:
-    """The Function URL (payload 2.0, auth type NONE) event for ``request``; ``raw_path`` is after the URL."""
-    event = _event(request, "$default", raw_path, request_id)
-    event["requestContext"]["accountId"] = "anonymous"
-    return event
+# ------------------------------------------------------------------------------------------ answers
 
 
 def response_from_lambda(result: Any) -> Response:
@@ -197,7 +87,7 @@ def response_from_lambda(result: Any) -> Response:
 
 
 class LocalApp:
-    """Answers one :class:`Request` (see the module doc for the order)."""
+    """The WSGI app: answers each request (see the module doc for the order) and logs it in one line."""
 
     def __init__(
         self,
@@ -208,6 +98,7 @@ class LocalApp:
         *,
         config: Callable[[], dict[str, Any]],
         mint: Callable[[str, bool], str],
+        log: Callable[[str], None],
         static_dir: Path = DEMO_PAGE_DIR,
     ):
         self.functions = {f.logical_id: f for f in functions}
@@ -216,9 +107,28 @@ class LocalApp:
         self.authorizer = authorizer
         self.config = config
         self.mint = mint
+        self.log = log
         self.static_dir = static_dir.resolve()
 
-    def handle(self, request: Request) -> Response:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.monotonic()
+        wsgi = WsgiRequest(environ)
+        too_large = (wsgi.content_length or 0) > MAX_BODY_BYTES
+        request = _http_request(wsgi, with_body=not too_large)
+        if too_large:
+            response = Response.json(413, {"message": "Request Entity Too Large"})
+        else:
+            try:
+                response = self.handle(request)
+            except Exception:
+                traceback.print_exc()
+                response = Response.json(500, {"message": "Internal Server Error"}, note="local stack error")
+        answer = _WsgiAnswer(response.body, response.status, response.headers)
+        took = (time.monotonic() - started) * 1000
+        self.log(f"{request.method} {request.path} {response.status} {took:.0f}ms {response.note}".rstrip())
+        return answer(environ, start_response)
+
+    def handle(self, request: HttpRequest) -> Response:
         path = request.path
         if path.startswith(FUNCTION_URL_PREFIX):
             return self._function_url(request)
@@ -240,8 +150,9 @@ class LocalApp:
             except Unauthorized as error:
                 return Response.json(401, {"message": "Unauthorized"}, note=f"{function.logical_id} unauthorized: "
                                      f"{error.description}", headers=[("www-authenticate", error.www_authenticate)])
-        request_id = _api_gateway_request_id()
-        event = http_api_event(request, route.route_key, params, claims, request_id)
+        request_id = api_gateway_request_id()
+        event = http_api_event_for(request, route.route_key, params, None if claims is None else lambda_claims(claims),
+                                   request_id, API_ID)
         note = function.logical_id + (f" user={claims.get('sub')}" if claims else "")
         try:
             result = self.runtime.invoke(function, event, request_id=str(uuid.uuid4()))
@@ -256,12 +167,12 @@ class LocalApp:
 
     # ------------------------------------------------------------------ Function URLs
 
-    def _function_url(self, request: Request) -> Response:
+    def _function_url(self, request: HttpRequest) -> Response:
         logical_id, _, rest = request.path[len(FUNCTION_URL_PREFIX):].partition("/")
         function = self.functions.get(logical_id)
         if function is None or not function.function_url:
             return Response.json(404, {"message": "Not Found"}, note="no such Function URL")
-        event = function_url_event(request, "/" + rest, str(uuid.uuid4()))
+        event = function_url_event_for(request, "/" + rest, str(uuid.uuid4()), API_ID)
         note = function.logical_id + _webhook_note(request)
         try:
             result = self.runtime.invoke(function, event, request_id=event["requestContext"]["requestId"])
@@ -274,7 +185,7 @@ class LocalApp:
 
     # ------------------------------------------------------------------ local endpoints and the page
 
-    def _local(self, request: Request) -> Response:
+    def _local(self, request: HttpRequest) -> Response:
         name = request.path[len("/_local/"):]
         if request.method != "GET":
             return Response.json(405, {"message": "Method Not Allowed"})
@@ -293,7 +204,7 @@ class LocalApp:
                                  headers=[("cache-control", "no-store")])
         return Response.json(404, {"message": "Not Found"})
 
-    def _static(self, request: Request) -> Response:
+    def _static(self, request: HttpRequest) -> Response:
         if request.path == "/demo":
             return Response(301, headers=[("location", "/demo/")])
         relative = unquote(request.path[len("/demo/"):]) or "index.html"
@@ -306,6 +217,18 @@ class LocalApp:
         return Response(200, target.read_bytes(), [("content-type", content_type), ("cache-control", "no-store")])
 
 
+class _WsgiAnswer(WsgiResponse):
+    default_mimetype = None  # no content type unless the answer has one, as API Gateway sends it
+
+
+def _http_request(request: WsgiRequest, with_body: bool = True) -> HttpRequest:
+    """The request as it reached the server: path and query as sent (not decoded), every header."""
+    path, _, query = (request.environ.get("RAW_URI") or request.full_path).partition("?")
+    body = request.get_data() if with_body else b""
+    return HttpRequest(request.method, urlsplit(path).path or "/", query, list(request.headers.items()),
+                       body or None, request.remote_addr or "")
+
+
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.split("%")[0]).is_loopback
@@ -313,9 +236,9 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
-def _webhook_note(request: Request) -> str:
+def _webhook_note(request: HttpRequest) -> str:
     try:
-        payload = json.loads(request.body)
+        payload = json.loads(request.body or b"")
     except ValueError:
         return ""
     return f" {payload.get('type')}" if isinstance(payload, dict) and payload.get("type") else ""
@@ -331,77 +254,3 @@ def _webhook_result(response: Response) -> str:
     if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
         return f" -> {payload['error'].get('code')}"
     return ""
-
-
-# ------------------------------------------------------------------------------------------ the server
-
-
-class LocalHttpServer(ThreadingHTTPServer):
-    """A threading HTTP server for :class:`LocalApp`, logging each request in one line through ``log``."""
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], app: LocalApp | None, log: Callable[[str], None]):
-        self.app = app  # None until the stack is ready (it is not serving then)
-        self.log = log
-        super().__init__(address, _Handler)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = str(self.server_address[0]), self.server_address[1]
-        host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # listening everywhere: call it on loopback
-        return f"http://{host}:{port}"
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that closes a kept-alive connection (Stripe's webhook sender does) is no error."""
-        if isinstance(sys.exc_info()[1], ConnectionResetError | BrokenPipeError | TimeoutError):
-            return
-        super().handle_error(request, client_address)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="local-http", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join(5)
-            self._thread = None
-        self.server_close()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: LocalHttpServer
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self) -> None:
-        started = time.monotonic()
-        split = urlsplit(self.path)
-        length = int(self.headers.get("content-length") or 0)
-        if length > MAX_BODY_BYTES:
-            response = Response.json(413, {"message": "Request Entity Too Large"})
-            self.close_connection = True
-        else:
-            request = Request(self.command, split.path or "/", split.query, list(self.headers.items()),
-                              self.rfile.read(length) if length else b"", self.client_address[0])
-            try:
-                assert self.server.app is not None, "the stack serves only once it is ready"
-                response = self.server.app.handle(request)
-            except Exception:
-                traceback.print_exc()
-                response = Response.json(500, {"message": "Internal Server Error"}, note="local stack error")
-        self.send_response(response.status)
-        for name, value in response.headers:
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
-        took = (time.monotonic() - started) * 1000
-        self.server.log(f"{self.command} {split.path} {response.status} {took:.0f}ms {response.note}".rstrip())
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815 (stdlib names)
-
-    def log_message(self, format: str, *args: Any) -> None:  # one line per request is logged by _serve
-        pass

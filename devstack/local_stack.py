@@ -2,8 +2,8 @@
 
 No AWS account, no Stripe account, no Docker. Everything comes from ``template.yaml``:
 
-* **DynamoDB**: moto's server on a loopback port, with the template's tables (their logical ids as names).
-  In memory: gone when the stack stops.
+* **DynamoDB**: moto's server on a loopback port, one request at a time, with the template's tables
+  (their logical ids as names; ``devstack.local_dynamodb``). In memory: gone when the stack stops.
 * **Stripe**: the project's emulator (``devstack.stripe_emulator``: localstripe + extensions, a child
   process), with one webhook endpoint per callback function, each with its own signing secret
   (``LOCAL_WEBHOOK_SECRETS``) and the event types its handler handles. Or, when ``STRIPE_SECRET_KEY`` is
@@ -12,7 +12,7 @@ No AWS account, no Stripe account, no Docker. Everything comes from ``template.y
   routes behind a JWT authorizer like API Gateway's (a local RSA key in ``.local/``; tokens from
   ``make token USER=alice [ADMIN=1]`` or ``/_local/token``), each Function URL at ``/_lambda/<LogicalId>/``.
   Handlers run in this process with the environment the template gives them plus the local endpoints
-  and keys, and reload when their code changes (``devstack.local_runtime``).
+  and keys, and reload when their code changes (``devstack.handlers``).
 * **The checkout page** at ``/demo/``, paying with Stripe.js (the emulator's extended stand-in).
 
 Commands::
@@ -45,11 +45,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from devstack.handlers import HandlerRuntime
 from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
 from devstack.local_auth import LOCAL_AUDIENCE, LOCAL_ISSUER, JwtAuthorizer, load_signing_key, mint_token
 from devstack.local_functions import LocalFunction, read_functions, route_table
-from devstack.local_http import LocalApp, LocalHttpServer
-from devstack.local_runtime import HandlerRuntime
+from devstack.local_http import LocalApp
+from devstack.loopback import LoopbackServer
 from devstack.template import REPO_ROOT, TEMPLATE, load_template
 
 DEFAULT_API_PORT = 3000
@@ -190,8 +191,8 @@ class LocalStack:
         self.functions: list[LocalFunction] = []
         self.catalog: list[dict[str, Any]] = []
         self.webhooks: dict[str, dict[str, Any]] = {}
-        self.http: LocalHttpServer | None = None
-        self.moto: Any = None
+        self.http: LoopbackServer | None = None
+        self.dynamodb: LoopbackServer | None = None
         self.emulator: Any = None
         self.runtime: HandlerRuntime | None = None
         self.dynamodb_url = ""
@@ -219,7 +220,7 @@ class LocalStack:
             _check_port_free(options.host, options.stripe_port, "Stripe emulator", "--stripe-port")
         key = load_signing_key(options.state_dir)
         try:  # bound first: the webhooks' URLs need its port; it serves once everything is ready
-            self.http = LocalHttpServer((options.host, options.api_port), None, self.log)
+            self.http = LoopbackServer(None, options.host, options.api_port)
         except OSError as error:
             raise StackError(f"HTTP API: cannot listen on {options.host}:{options.api_port} ({error.strerror}); "
                              "stop what uses it or pick another port with --api-port") from None
@@ -262,7 +263,7 @@ class LocalStack:
         authorizer = JwtAuthorizer(key, LOCAL_ISSUER, (LOCAL_AUDIENCE,))
         self.http.app = LocalApp(
             self.functions, route_table(self.functions), self.runtime, authorizer,
-            config=self.config, mint=lambda user, admin: mint_token(key, user, admin=admin),
+            config=self.config, mint=lambda user, admin: mint_token(key, user, admin=admin), log=self.log,
         )
         self.http.start()
 
@@ -274,9 +275,9 @@ class LocalStack:
         if self.emulator is not None:
             self.emulator.stop()
             self.emulator = None
-        if self.moto is not None:
-            self.moto.stop()
-            self.moto = None
+        if self.dynamodb is not None:
+            self.dynamodb.stop()
+            self.dynamodb = None
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -287,21 +288,11 @@ class LocalStack:
     # ------------------------------------------------------------------ parts
 
     def _start_dynamodb(self) -> None:
-        import logging
+        from devstack.local_dynamodb import serve_dynamodb
 
-        import boto3
-        from moto.server import ThreadedMotoServer
-
-        from devstack.template import create_tables
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
-        self.moto = ThreadedMotoServer(ip_address=self.options.host, port=self.options.dynamodb_port, verbose=False)
-        self.moto.start()
-        host, port = self.moto.get_host_and_port()
-        self.dynamodb_url = f"http://{_reachable(host)}:{port}"
-        client = boto3.client("dynamodb", endpoint_url=self.dynamodb_url, region_name="us-east-1",
-                              aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
-        create_tables(client, load_template(self.options.template))
+        self.dynamodb = serve_dynamodb(self.options.host, self.options.dynamodb_port,
+                                       load_template(self.options.template))
+        self.dynamodb_url = self.dynamodb.url
 
     def _on_handler_load(self, function: LocalFunction, module: ModuleType) -> None:
         if function.webhook_endpoint and self._emulator_ready.is_set():
@@ -527,6 +518,12 @@ def _raise_keyboard_interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+def _user_id(value: str) -> str:
+    if not value.strip():
+        raise argparse.ArgumentTypeError("a token needs a user id, e.g. --user alice")
+    return value
+
+
 def token(args: argparse.Namespace) -> int:
     key = load_signing_key(Path(args.state_dir))
     print(mint_token(key, args.user, admin=args.admin, ttl_seconds=args.ttl))
@@ -554,7 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     run.set_defaults(func=serve)
 
     mint = commands.add_parser("token", help="print a signed token for the local stack's JWT authorizer")
-    mint.add_argument("--user", required=True, help="the user id (the token's sub)")
+    mint.add_argument("--user", required=True, type=_user_id, help="the user id (the token's sub)")
     mint.add_argument("--admin", action="store_true", help="put the user in the admin group")
     mint.add_argument("--ttl", type=int, default=12 * 3600, help="seconds until it expires (default 12 h)")
     mint.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR))

@@ -22,13 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from devstack import REPO_ROOT
 from devstack.lambda_events import (
     LOCAL_WEBHOOK_SECRETS,
     http_api_event,
     signed_webhook_event,
     user_claims,
 )
-from devstack.stripe_events import REPO_ROOT, stripe_event, stripe_object
+from devstack.stripe_events import stripe_event, stripe_object
 
 EVENTS_DIR = REPO_ROOT / "events"
 

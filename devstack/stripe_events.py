@@ -1,9 +1,9 @@
 """Stripe webhook payloads for tests and local development.
 
-Objects come from Stripe's own example fixtures (``tests/fixtures/stripe``, copied from
-stripe/openapi), events are wrapped in a real Event envelope, and signatures are made exactly the
-way Stripe makes the ``Stripe-Signature`` header, so handlers are tested against
-``stripe.Webhook.construct_event`` rather than a mock of it.
+Objects come from Stripe's own example fixtures (``devstack/stripe_fixtures``, copied from
+stripe/openapi; the bench's Stripe stub reads them too), events are wrapped in a real Event
+envelope, and signatures are made exactly the way Stripe makes the ``Stripe-Signature`` header, so
+handlers are tested against ``stripe.Webhook.construct_event`` rather than a mock of it.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures" / "stripe"
+FIXTURES_DIR = Path(__file__).resolve().parent / "stripe_fixtures"
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 

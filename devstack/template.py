@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from devstack import REPO_ROOT
+
 TEMPLATE = REPO_ROOT / "template.yaml"
 
 

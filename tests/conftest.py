@@ -35,7 +35,7 @@ from moto import mock_aws  # noqa: E402
 
 from devstack.template import REPO_ROOT, create_tables  # noqa: E402
 from tests.support import reset_clients  # noqa: E402
-from tests.support.calls import DynamoDBCalls  # noqa: E402
+from tests.support.calls import DynamoDBCalls, SerializedRequests  # noqa: E402
 from tests.support.handlers import load_handler  # noqa: E402
 
 
@@ -126,15 +126,20 @@ RENEWAL_EVENTS = ["invoice.paid", "invoice.payment_failed"]
 def live(aws, stripe_env, payment_callback_handler, refund_callback_handler, subscription_callback_handler,
          renewal_callback_handler):
     """The product wired as in AWS: moto tables, the Stripe emulator, and the emulator's webhooks
-    delivered to the real callbacks through loopback Function URLs, each endpoint with its own secret."""
-    from devstack.function_urls import FunctionUrlServer
+    delivered to the real callbacks through loopback Function URLs, each endpoint with its own secret.
+
+    The emulator delivers webhooks concurrently, and in-process moto is not isolated between threads (a
+    failed transaction puts back copies of the tables it touched, undoing other threads' commits): each
+    AWS request holds one lock, as DynamoDB applies each request atomically."""
     from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
+    from tests.support.function_urls import FunctionUrlServer
 
     endpoints = {"payment": (payment_callback_handler, PAYMENT_EVENTS),
                  "refund": (refund_callback_handler, REFUND_EVENTS),
                  "subscription": (subscription_callback_handler, SUBSCRIPTION_EVENTS),
                  "renewal": (renewal_callback_handler, RENEWAL_EVENTS)}
-    with FunctionUrlServer({f"/{name}": handler.lambda_handler for name, (handler, _) in endpoints.items()}) as urls:
+    routes = {f"/{name}": handler.lambda_handler for name, (handler, _) in endpoints.items()}
+    with SerializedRequests(), FunctionUrlServer(routes) as urls:
         for name, (_, events) in endpoints.items():
             stripe_env.register_webhook(name, urls.url(f"/{name}"), LOCAL_WEBHOOK_SECRETS[name], events)
         yield urls

@@ -1,5 +1,5 @@
 /*
- * The project's extension of localstripe's Stripe.js stand-in (served by devstack/stripe_emulator.py at
+ * The project's extension of localstripe's Stripe.js stand-in (served by devstack/stripe_emulator/server.py at
  * /js.stripe.com/v3/, appended to localstripe's own script, so LOCALSTRIPE_BASE_API and openModal()
  * from that script are in scope).
  *

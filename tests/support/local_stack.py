@@ -1,108 +1,23 @@
-"""The local stack as a process, the way ``make dev`` runs it, for tests: start, read its ready line, stop."""
+"""The local stack for a test: started as ``make dev`` runs it (``devstack.stack_process``) but apart from the
+test process's settings, and looked at from outside: its child processes, its ports, HTTP requests to it."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import socket
-import subprocess
-import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from devstack.local_stack import READY_PREFIX
-from devstack.template import REPO_ROOT
+from devstack.stack_process import StackProcess
 
 
-class StackProcess:
-    """``python -m devstack.local_stack serve`` on free ports; ``config`` is its ready line's JSON."""
-
-    def __init__(self, state_dir: Path, template: Path | None = None, startup_timeout: float = 60):
-        self.command = [sys.executable, "-m", "devstack.local_stack", "serve", "--api-port", "0",
-                        "--dynamodb-port", "0", "--stripe-port", "0", "--state-dir", str(state_dir)]
-        if template is not None:
-            self.command += ["--template", str(template)]
-        self.startup_timeout = startup_timeout
-        self.config: dict[str, Any] = {}
-        self.lines: list[str] = []
-        self.process: subprocess.Popen[str] | None = None
-        self._ready = threading.Event()
-        self._reader: threading.Thread | None = None
-
-    def start(self) -> StackProcess:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "AWS_ENDPOINT_URL"))}
-        self.process = subprocess.Popen(self.command,  # noqa: S603 (our own CLI)
-                                        cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        if not self._ready.wait(self.startup_timeout) or not self.config:
-            self.stop()
-            raise RuntimeError("the local stack did not get ready:\n" + self.output)
-        return self
-
-    def _read(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-            if line.startswith(READY_PREFIX) and not self._ready.is_set():
-                self.config = json.loads(line[len(READY_PREFIX):])
-                self._ready.set()
-        self._ready.set()
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def wait_for_output(self, pattern: str, timeout: float = 5) -> re.Match[str] | None:
-        """The first match of ``pattern`` in the stack's output, waiting up to ``timeout`` for it to appear."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = re.search(pattern, self.output)
-            if found or time.monotonic() > deadline:
-                return found
-            time.sleep(0.05)
-
-    @property
-    def api(self) -> str:
-        return str(self.config["api"])
-
-    def ports(self) -> list[int]:
-        """The ports the stack listens on: API, DynamoDB and (with the emulator) Stripe."""
-        urls = [self.config["api"], self.config["dynamodb"], self.config.get("stripe")]
-        return [int(url.rsplit(":", 1)[1]) for url in urls if url]
-
-    def descendants(self) -> set[int]:
-        """PIDs of every process below the stack's (Linux /proc)."""
-        assert self.process is not None
-        return descendants_of(self.process.pid)
-
-    def stop(self, sig: int = signal.SIGINT, timeout: float = 20) -> int:
-        """Send ``sig`` (Ctrl-C by default) and wait for the exit code."""
-        assert self.process is not None
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self._reader is not None:
-            self._reader.join(5)
-        return int(self.process.returncode)
-
-    def __enter__(self) -> StackProcess:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.stop()
+def stack_process(state_dir: Path, template: Path | None = None) -> StackProcess:
+    """A stack with its own key folder, and none of the tests' Stripe keys or AWS endpoints in its environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "AWS_ENDPOINT_URL"))}
+    return StackProcess(state_dir, template, env=env)
 
 
 def descendants_of(pid: int) -> set[int]:

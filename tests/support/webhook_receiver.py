@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
 from collections.abc import Callable
 
 import stripe
+from werkzeug.wrappers import Request, Response
+
+from devstack.loopback import LoopbackServer
 
 
 class WebhookReceiver:
-    """A tiny HTTP server on a free loopback port that keeps every (raw body, signature) it gets."""
+    """An endpoint on a free loopback port (``url``) that keeps every (raw body, signature) it gets."""
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
         self.received: list[tuple[bytes, str]] = []
-        received = self.received
+        self.server = LoopbackServer(self._receive).start()
+        self.url = f"{self.server.url}/stripe"
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append((body, self.headers["Stripe-Signature"]))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/stripe"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    @Request.application
+    def _receive(self, request: Request) -> Response:
+        self.received.append((request.get_data(), request.headers.get("Stripe-Signature", "")))
+        return Response(status=200)
 
     def events(self) -> list[stripe.Event]:
         """Every delivery so far, each checked with ``stripe.Webhook.construct_event`` (raises if unsigned)."""
@@ -53,5 +45,4 @@ class WebhookReceiver:
             time.sleep(0.1)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()

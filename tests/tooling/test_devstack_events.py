@@ -14,7 +14,7 @@ import pytest
 import stripe
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2, LambdaFunctionUrlEvent
 
-from devstack import lambda_events, make_sample_events
+from devstack import REPO_ROOT, make_sample_events
 from devstack.lambda_events import (
     LOCAL_WEBHOOK_SECRETS,
     event_body_bytes,
@@ -25,9 +25,9 @@ from devstack.lambda_events import (
     signed_webhook_event,
     user_claims,
 )
+from devstack.lambda_events.stripe_webhooks import main as lambda_events_cli
 from devstack.stripe_events import (
     FIXTURES_DIR,
-    REPO_ROOT,
     encode_event,
     sign_payload,
     stripe_event,
@@ -375,7 +375,7 @@ def test_resign_cli_prints_a_fresh_event() -> None:
     for argv in (["resign", path, "--secret", "whsec_local_payment"], ["resign", path]):
         out = io.StringIO()
         with redirect_stdout(out):
-            assert lambda_events.main(argv) == 0
+            assert lambda_events_cli(argv) == 0
         event = json.loads(out.getvalue())
         # Then what it prints verifies now
         assert (
@@ -389,5 +389,5 @@ def test_resign_cli_prints_a_fresh_event() -> None:
 def test_resign_cli_needs_a_secret_outside_callback_folders(capsys: pytest.CaptureFixture[str]) -> None:
     # Given an HTTP sample with no callback folder / When re-signed without --secret / Then usage error
     with pytest.raises(SystemExit) as exc:
-        lambda_events.main(["resign", "events/orders/get_order.json"])
+        lambda_events_cli(["resign", "events/orders/get_order.json"])
     assert exc.value.code == 2 and "--secret" in capsys.readouterr().err

@@ -1,43 +1,20 @@
-"""The Stripe emulator's subscriptions and invoices (devstack.stripe_emulator_billing), run as a real process:
+"""The Stripe emulator's subscriptions and invoices (devstack.stripe_emulator.billing), run as a real process:
 the calls our subscription code makes, answered in the current API's shape, with signed webhooks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 import stripe
 from dateutil.relativedelta import relativedelta
 
-from devstack.stripe_emulator import StripeEmulator
-from devstack.stripe_emulator_billing import advance_subscription, pay_invoice
-from tests.support.webhook_receiver import WebhookReceiver
+from devstack.stripe_emulator import advance_subscription, pay_invoice
 
 pytestmark = pytest.mark.emulator
 
-WEBHOOK_SECRET = "whsec_test_billing"
 METADATA = {"orderId": "ord_1", "recurringPaymentId": "rp_1", "userId": "user_1"}
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[StripeEmulator]:
-    with StripeEmulator() as running:
-        yield running
-
-
-@pytest.fixture
-def client(emulator: StripeEmulator) -> stripe.StripeClient:
-    emulator.reset()
-    return emulator.client()
-
-
-@pytest.fixture
-def webhooks(emulator: StripeEmulator) -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver(WEBHOOK_SECRET)
-    emulator.register_webhook("billing-endpoint", receiver.url, WEBHOOK_SECRET)
-    yield receiver
-    receiver.close()
 
 
 def emission_order(client: stripe.StripeClient, events: list[stripe.Event]) -> list[str]:

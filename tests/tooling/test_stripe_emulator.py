@@ -1,11 +1,10 @@
 """The Stripe emulator (devstack.stripe_emulator): localstripe plus Prices, Checkout Sessions,
-the parameters we use, idempotency keys and signed webhooks, run as a real process."""
+the parameters we use, idempotency keys, signed webhooks and customer search, run as a real process."""
 
 from __future__ import annotations
 
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 import stripe
@@ -15,19 +14,6 @@ from tests.support.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.emulator
 
-WEBHOOK_SECRET = "whsec_test_emulator"
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[StripeEmulator]:
-    with StripeEmulator() as running:
-        yield running
-
-
-@pytest.fixture
-def client(emulator: StripeEmulator) -> stripe.StripeClient:
-    emulator.reset()
-    return emulator.client()
 
 
 def create_session(client: stripe.StripeClient, **overrides):
@@ -46,14 +32,6 @@ def create_session(client: stripe.StripeClient, **overrides):
         **overrides,
     }
     return client.v1.checkout.sessions.create(params)
-
-
-@pytest.fixture
-def webhooks(emulator: StripeEmulator) -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver(WEBHOOK_SECRET)
-    emulator.register_webhook("test-endpoint", receiver.url, WEBHOOK_SECRET)
-    yield receiver
-    receiver.close()
 
 
 # Prices -------------------------------------------------------------------------------------
@@ -326,6 +304,74 @@ def test_checkout_page_pays_and_redirects_to_success_url(client: stripe.StripeCl
     assert redirect.value.code == 303
     assert redirect.value.headers["Location"] == f"https://shop.test/ok?session={session.id}"
     assert client.v1.checkout.sessions.retrieve(session.id).payment_status == "paid"
+
+
+# Customer search ----------------------------------------------------------------------------
+
+
+def test_a_users_customer_is_found_by_its_metadata(client: stripe.StripeClient) -> None:
+    # Given customers of two users, and one without metadata
+    alice = client.v1.customers.create({"email": "alice@example.com", "metadata": {"userId": "alice"}})
+    client.v1.customers.create({"email": "bob@example.com", "metadata": {"userId": "bob"}})
+    client.v1.customers.create({"email": "carol@example.com"})
+
+    # When the product looks up alice's customer before creating one
+    found = client.v1.customers.search({"query": "metadata['userId']:'alice'"})
+
+    # Then it gets Stripe's search result with alice's customer only
+    assert (found.object, found.url, found.has_more, found.next_page) == (
+        "search_result", "/v1/customers/search", False, None)
+    assert [c.id for c in found.data] == [alice.id]
+    assert found.data[0].metadata.to_dict() == {"userId": "alice"}
+
+
+def test_search_takes_double_quotes_email_and_combined_clauses(client: stripe.StripeClient) -> None:
+    # Given two customers of one user, with different emails
+    old = client.v1.customers.create({"email": "ada@old.example", "metadata": {"userId": "ada"}})
+    new = client.v1.customers.create({"email": "ada@new.example", "metadata": {"userId": "ada"}})
+
+    # When searched by metadata in double quotes, by email, and by both
+    def ids(query: str) -> list[str]:
+        return [c.id for c in client.v1.customers.search({"query": query}).data]
+
+    # Then the newest comes first, and each clause narrows (AND) or widens (OR) the result
+    assert ids('metadata["userId"]:"ada"') == [new.id, old.id]
+    assert ids("email:'ada@old.example'") == [old.id]
+    assert ids("metadata['userId']:'ada' AND email:'ada@new.example'") == [new.id]
+    assert ids("email:'ada@old.example' OR email:'ada@new.example'") == [new.id, old.id]
+    assert ids("metadata['userId']:'nobody'") == []
+
+
+def test_search_pages_through_results(client: stripe.StripeClient) -> None:
+    # Given three customers of one user
+    made = [client.v1.customers.create({"metadata": {"userId": "eve"}}).id for _ in range(3)]
+
+    # When searched two at a time
+    first = client.v1.customers.search({"query": "metadata['userId']:'eve'", "limit": 2})
+    second = client.v1.customers.search({"query": "metadata['userId']:'eve'", "limit": 2, "page": first.next_page})
+
+    # Then the pages follow each other, newest first, and the last says there is no more
+    assert first.has_more and first.next_page
+    assert (second.has_more, second.next_page) == (False, None)
+    assert [c.id for c in first.data + second.data] == made[::-1]
+
+
+@pytest.mark.parametrize("query", ["email~'alice'", "created>1700000000", "-metadata['userId']:'alice'",
+                                   "metadata['userId']:alice", "email:'a' AND name:'b' OR phone:'c'", "plan:'x'"])
+def test_a_query_the_emulator_cannot_answer_is_stripes_400(client: stripe.StripeClient, query: str) -> None:
+    # When a search uses what the emulator leaves out
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.customers.search({"query": query})
+    # Then it is refused as Stripe refuses a bad query, naming the parameter
+    assert (raised.value.http_status, raised.value.param) == (400, "query")
+    assert raised.value.error.type == "invalid_request_error"
+
+
+def test_customers_by_id_still_answer_beside_search(client: stripe.StripeClient) -> None:
+    # Given a customer (``/v1/customers/{id}`` shares its prefix with ``/v1/customers/search``)
+    customer = client.v1.customers.create({"email": "dan@example.com"})
+    # Then it is still retrieved by id
+    assert client.v1.customers.retrieve(customer.id).email == "dan@example.com"
 
 
 # Webhooks -----------------------------------------------------------------------------------

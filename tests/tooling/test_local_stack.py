@@ -19,8 +19,9 @@ import pytest
 import yaml
 
 from devstack.local_auth import load_signing_key, mint_token
+from devstack.stack_process import StackProcess
 from devstack.template import REPO_ROOT, TEMPLATE, load_template
-from tests.support.local_stack import StackProcess, pid_alive, port_open, request
+from tests.support.local_stack import descendants_of, pid_alive, port_open, request, stack_process
 
 pytestmark = pytest.mark.emulator
 
@@ -50,8 +51,8 @@ def wait_until_gone(pids: set[int], ports: list[int], timeout: float = 10) -> tu
 
 def test_the_stack_starts_from_the_cli_serves_orders_with_a_minted_token_and_stops_clean(tmp_path):
     # Given the stack started the way `make dev` starts it (free ports, its own key folder)
-    with StackProcess(tmp_path) as stack:
-        children = stack.descendants()
+    with stack_process(tmp_path) as stack:
+        children = descendants_of(stack.process.pid)
         ports = stack.ports()
         assert children, "the Stripe emulator runs as a child process"
         assert all(port_open(port) for port in ports)
@@ -79,8 +80,8 @@ def test_the_stack_starts_from_the_cli_serves_orders_with_a_minted_token_and_sto
 
 def test_a_killed_stack_leaves_no_emulator_behind(tmp_path):
     # Given a running stack and its emulator process
-    with StackProcess(tmp_path) as stack:
-        children = stack.descendants()
+    with stack_process(tmp_path) as stack:
+        children = descendants_of(stack.process.pid)
         assert children
         # When the stack is killed outright (no chance to stop its children)
         stack.stop(signal.SIGKILL)
@@ -91,7 +92,7 @@ def test_a_killed_stack_leaves_no_emulator_behind(tmp_path):
 
 def test_a_second_stack_on_the_same_port_explains_itself(tmp_path):
     # Given a running stack
-    with StackProcess(tmp_path) as stack:
+    with stack_process(tmp_path) as stack:
         api_port = stack.ports()[0]
         # When another one is started on its API port
         result = subprocess.run([sys.executable,  # noqa: S603 (our own CLI)
@@ -178,7 +179,7 @@ def hello_stack(tmp_path_factory) -> Iterator[tuple[StackProcess, Path, Path]]:
     """A stack serving the copy of the template with HelloFunction; yields (stack, template, state dir)."""
     folder = tmp_path_factory.mktemp("hello-stack")
     template = template_with_hello(folder)
-    with StackProcess(folder / "state", template=template) as stack:
+    with stack_process(folder / "state", template=template) as stack:
         yield stack, template, folder / "state"
 
 

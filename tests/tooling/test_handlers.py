@@ -1,5 +1,6 @@
 """The local stack's handler runtime: loads handlers with their layer, reloads changed code, applies each
-function's environment. Uses throwaway functions and a throwaway layer package, never the product's."""
+function's environment. Uses throwaway functions and a throwaway layer package, never the product's
+(except to check that the tests' loader names a handler's module as the runtime does)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from devstack.local_functions import LocalFunction
-from devstack.local_runtime import HandlerRuntime
+from devstack.handlers import HandlerRuntime, load_handler
+from devstack.local_functions import LocalFunction, read_functions
 
 
 def write(path: Path, text: str) -> None:
@@ -95,3 +96,10 @@ def test_a_broken_handler_fails_its_invocation_and_a_fix_needs_no_restart(sandbo
         runtime.invoke(one, {})
     write(one.handler_file, "def handler(event, context):\n    return {'fixed': True}\n")
     assert runtime.invoke(one, {}) == {"fixed": True}
+
+
+def test_the_tests_loader_and_the_runtime_name_a_handler_alike():
+    # Given the template's first function, whose handler file is app.py
+    function = next(f for f in read_functions() if f.handler_module == "app")
+    # Then the tests' loader imports it under the module name the local stack's runtime uses
+    assert load_handler(function.folder).__name__ == function.module_name

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.local_stack import StackProcess, request
+from devstack.stack_process import StackProcess
+from tests.support.local_stack import request, stack_process
 
 pytestmark = pytest.mark.emulator
 
@@ -58,7 +59,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, browser) -> Iterator[StackProcess]:
-    with StackProcess(tmp_path_factory.mktemp("browser-stack")) as running:
+    with stack_process(tmp_path_factory.mktemp("browser-stack")) as running:
         yield running
 
 

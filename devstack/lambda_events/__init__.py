@@ -1,0 +1,48 @@
+"""Lambda events as AWS delivers them, for the local stack, tests, sample files and ``sam local invoke``.
+
+One module per kind of event, all built on :mod:`~devstack.lambda_events.common` (the example account
+and region, AWS-shaped ids and times, reading a sample file):
+
+* :mod:`~devstack.lambda_events.http`: API Gateway HTTP API and Function URL events (payload 2.0),
+  from a real request (the local stack) or from parameters (tests, samples);
+* :mod:`~devstack.lambda_events.stripe_webhooks`: Stripe's signed deliveries to the callbacks' Function
+  URLs, and re-signing a stored sample (``python -m devstack.lambda_events resign ...``).
+
+A new kind (API Gateway WebSocket ``$connect`` / ``$disconnect`` / messages, EventBridge, DynamoDB
+Streams records, scheduled events, CloudFormation custom resource requests) is a new module here, on the
+same ``common`` helpers, exported below. Standard library only.
+"""
+
+from devstack.lambda_events.common import ACCOUNT_ID, REGION, load_event
+from devstack.lambda_events.http import (
+    HttpRequest,
+    function_url_event,
+    function_url_event_for,
+    http_api_event,
+    http_api_event_for,
+    payload_v2_event,
+    user_claims,
+)
+from devstack.lambda_events.stripe_webhooks import (
+    LOCAL_WEBHOOK_SECRETS,
+    event_body_bytes,
+    resign_event,
+    signed_webhook_event,
+)
+
+__all__ = [
+    "ACCOUNT_ID",
+    "LOCAL_WEBHOOK_SECRETS",
+    "REGION",
+    "HttpRequest",
+    "event_body_bytes",
+    "function_url_event",
+    "function_url_event_for",
+    "http_api_event",
+    "http_api_event_for",
+    "load_event",
+    "payload_v2_event",
+    "resign_event",
+    "signed_webhook_event",
+    "user_claims",
+]
