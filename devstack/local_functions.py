@@ -262,6 +262,7 @@ class _Resolver:
     def __init__(self, template: Mapping[str, Any]):
         self.resources: Mapping[str, Any] = template.get("Resources") or {}
         self.parameters: Mapping[str, Any] = template.get("Parameters") or {}
+        self.conditions: Mapping[str, Any] = template.get("Conditions") or {}
 
     def environment(self, variables: Mapping[str, Any]) -> dict[str, str]:
         resolved = {}
@@ -285,7 +286,38 @@ class _Resolver:
                 return self.get_att(parts[0], parts[1]) if len(parts) == 2 else None
             if function == "Fn::Sub" and isinstance(argument, str):
                 return self.sub(argument)
+            if function == "Fn::Join" and isinstance(argument, list) and len(argument) == 2:
+                return self.join(*argument)
+            if function == "Fn::If" and isinstance(argument, list) and len(argument) == 3:
+                return self.value(argument[1] if self.condition(argument[0]) else argument[2])
         return None
+
+    def join(self, separator: str, items: Any) -> str | None:
+        """``!Join [sep, list]``: the list may be a list of values or a Ref to a CommaDelimitedList parameter."""
+        if isinstance(items, dict):
+            joined = self.value(items)  # a list parameter's Ref already reads as "a,b"
+            return None if joined is None else separator.join(p for p in joined.split(",") if p)
+        parts = [self.value(item) for item in items] if isinstance(items, list) else [None]
+        return None if any(p is None for p in parts) else separator.join(p for p in parts if p is not None)
+
+    def condition(self, name: Any) -> bool:
+        """A template condition, evaluated on the parameters' defaults (Equals, Not, And, Or)."""
+        expression = self.conditions.get(name) if isinstance(name, str) else name
+        if not isinstance(expression, dict) or len(expression) != 1:
+            return False
+        (function, argument), = expression.items()
+        if function == "Fn::Equals":
+            left, right = (self.value(item) if isinstance(item, dict) else str(item) for item in argument)
+            return left == right
+        if function == "Fn::Not":
+            return not self.condition(argument[0])
+        if function == "Fn::And":
+            return all(self.condition(item) for item in argument)
+        if function == "Fn::Or":
+            return any(self.condition(item) for item in argument)
+        if function == "Condition":
+            return self.condition(argument)
+        return False
 
     def ref(self, name: str) -> str | None:
         if name in self._PSEUDO:

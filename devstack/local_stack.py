@@ -128,8 +128,10 @@ def local_environment(
 ) -> dict[str, str]:
     """The function's template environment plus what makes it run locally (see the module doc)."""
     env = dict(function.environment)
-    env.pop("STRIPE_SECRET_ARN", None)  # the keys come from the variables below, never a Secrets Manager secret
+    for name in ("STRIPE_SECRET_ARN", "STRIPE_WEBHOOK_SECRET_ARN"):
+        env.pop(name, None)  # the keys come from the variables below, never a Secrets Manager secret
     env.update({
+        "SELLABLE_PRICES": ",".join(item["lookup_key"] for item in CATALOG),  # the demo catalog, by lookup key
         "AWS_ENDPOINT_URL_DYNAMODB": dynamodb_url,
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",

@@ -76,7 +76,7 @@ def stripe_env(stripe_emulator, monkeypatch) -> Iterator[object]:
 
 
 class Catalog:
-    """Prices at the emulator that the app sells: each one created is added to ``SELLABLE_PRICE_IDS``."""
+    """Prices at the emulator that the app sells: each one created is added to ``SELLABLE_PRICES``."""
 
     def __init__(self, emulator, monkeypatch):
         self.emulator, self.monkeypatch, self.ids = emulator, monkeypatch, []
@@ -89,7 +89,7 @@ class Catalog:
         price = self.emulator.client().v1.prices.create(params)
         if sellable:
             self.ids.append(price.id)
-            self.monkeypatch.setenv("SELLABLE_PRICE_IDS", ",".join(self.ids))
+            self.monkeypatch.setenv("SELLABLE_PRICES", ",".join(self.ids))
             reset_clients()
         return price
 

@@ -3,6 +3,7 @@ fail a renewal and recover, cancel at period end or now, resume; webhooks delive
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -184,6 +185,7 @@ def _signed_update(subscription: dict, created: int, **changes) -> dict:
     from devstack.lambda_events import signed_webhook_event
     from devstack.stripe_events import stripe_event
 
+    subscription = json.loads(json.dumps(subscription, default=str))  # the SDK's dict holds Decimals
     return signed_webhook_event(stripe_event("customer.subscription.updated", {**subscription, **changes},
                                              created=created), "whsec_local_subscription")
 

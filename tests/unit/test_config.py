@@ -102,7 +102,7 @@ def test_redirect_origins_must_be_origins(origins):
 
 
 def test_lists_are_read_comma_or_space_separated():
-    settings = Settings.from_env({"SELLABLE_PRICE_IDS": "price_a, price_b price_c",
+    settings = Settings.from_env({"SELLABLE_PRICES": "price_a, price_b price_c",
                                   "ALLOWED_REDIRECT_ORIGINS": "https://Shop.Example.com,https://b.example.com/"})
     assert settings.sellable_prices == {"price_a", "price_b", "price_c"}
     assert settings.redirect_origins == {"https://shop.example.com", "https://b.example.com"}

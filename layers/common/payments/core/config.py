@@ -55,7 +55,7 @@ class Settings:
     max_checkout_attempts: int = 20
     # Where a hosted Checkout may send the customer back to: https origins (plus http on loopback).
     redirect_origins: frozenset[str] = frozenset()
-    # The Stripe prices this app sells (catalog orders may name only these).
+    # The Stripe prices this app sells, by price id or lookup key (catalog orders may name only these).
     sellable_prices: frozenset[str] = frozenset()
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -110,7 +110,7 @@ class Settings:
                 number("PROCESSED_EVENT_TTL_DAYS", defaults.processed_event_ttl_days, 3, 365)),
             max_checkout_attempts=int(number("MAX_CHECKOUT_ATTEMPTS", defaults.max_checkout_attempts, 1, 100)),
             redirect_origins=frozenset(_origin(o) for o in words("ALLOWED_REDIRECT_ORIGINS")),
-            sellable_prices=words("SELLABLE_PRICE_IDS"),
+            sellable_prices=words("SELLABLE_PRICES"),
             environ=env,
         )
 

@@ -1,9 +1,9 @@
 """Orders: create (from the app's catalog prices, or an explicit amount by an admin), read one, list mine.
 
 The amount of a catalog order is computed here from Stripe's prices; the client never names it. Only the
-prices the app sells (``SELLABLE_PRICE_IDS``, the template's ``SellablePriceIds``) can be ordered: any other
-price in the Stripe account, another app's included, is a 400 as if it did not exist. An order below Stripe's
-minimum charge for its currency is a 400 here, not a failed payment later.
+prices the app sells (``SELLABLE_PRICES``, the template's ``SellablePrices``: price ids or lookup keys) can be
+ordered: any other price in the Stripe account, another app's included, is a 400 as if it did not exist.
+An order below Stripe's minimum charge for its currency is a 400 here, not a failed payment later.
 
 Reading an order and everything under it costs one GetItem and one BatchGetItem per 100 records under it; a
 page of orders costs one Query and the same.
@@ -61,12 +61,15 @@ def parse_catalog_items(body: Mapping[str, Any]) -> list[CatalogItem]:
 
 def _sellable_price(index: int, price_id: str) -> StripePrice:
     field = f"items[{index}].priceId"
-    if price_id not in get_settings().sellable_prices:
-        raise InvalidField(field, "no such price", code="unknown_price")
+    sellable = get_settings().sellable_prices
+    if not sellable:
+        raise InvalidField(field, "no such price", code="unknown_price")  # selling nothing: Stripe is not asked
     try:
         price = stripe_api.retrieve_price(price_id)
     except StripeResourceMissing:
         raise InvalidField(field, "no such price", code="unknown_price") from None
+    if price.id not in sellable and (price.lookup_key or "") not in sellable:
+        raise InvalidField(field, "no such price", code="unknown_price")
     if not price.active:
         raise InvalidField(field, "this price is no longer sold", code="inactive_price")
     if price.unit_amount is None:

@@ -294,12 +294,13 @@ class StripePrice:
     unit_amount: int | None
     recurring: bool
     active: bool
+    lookup_key: str | None = None
 
     @classmethod
     def parse(cls, obj: Any) -> StripePrice:
         f = Fields(obj, "price")
         return cls(id=f.id("price_"), currency=f.currency() or "", unit_amount=f.integer("unit_amount"),
-                   recurring=bool(f.mapping("recurring")), active=f.flag("active"))
+                   recurring=bool(f.mapping("recurring")), active=f.flag("active"), lookup_key=f.text("lookup_key"))
 
 
 @dataclass(frozen=True)
