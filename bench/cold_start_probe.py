@@ -14,6 +14,8 @@ The spec (JSON) says what to do:
   import botocore, create a DynamoDB client, make one stubbed GetItem), or ``function`` (import
   ``module`` from the function's directory and call ``handler(event, context)`` once), and optionally
   ``warm_events`` more calls of the same event afterwards, timed as CPU time per event.
+- ``gc_paused``: the cyclic garbage collector is disabled from the start (the floor measured that way shows
+  what a function that pauses it, as ``payments.core.coldstart`` does, is compared with).
 - ``paths``: put first on ``sys.path``, in Lambda's order: the function (``/var/task``), the layer's
   ``python/`` (``/opt/python``), then the directory that plays the runtime (``/var/runtime``: boto3 and
   botocore as the python3.13 runtime ships them).
@@ -177,6 +179,8 @@ def main() -> None:
     gc_clock = GcClock()
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
+    if spec.get("gc_paused"):
+        gc.disable()
     sys.path[:0] = spec.get("paths", [])
     result: dict[str, Any] = {"mode": spec["mode"], "python": sys.version.split()[0]}
 

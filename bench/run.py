@@ -127,8 +127,8 @@ class Function:
 def stale_sources(build_dir: Path, functions: dict[str, Function]) -> list[str]:
     """Sources changed after the build that is measured (the report says so: rebuild with make sam-build)."""
     built = (build_dir / "CommonLayer" / "python" / "payments").stat().st_mtime
-    sources = [*(REPO / "layers" / "common" / "payments").glob("*.py"), REPO / "layers" / "common" / "requirements.txt",
-               REPO / "layers" / "common" / "Makefile"]
+    common = REPO / "layers" / "common"
+    sources = [*(common / "payments").rglob("*.py"), common / "requirements.txt", common / "Makefile"]
     stale = [_relative(p) for p in sources if p.is_file() and p.stat().st_mtime > built]
     for folder, function in functions.items():
         source = REPO / "functions" / folder / "app.py"
@@ -471,13 +471,9 @@ def count_operations(functions: dict[str, Function], stub: Any, template: dict[s
 
 
 def _forget_clients() -> None:
-    from aws_lambda_powertools.utilities import parameters
-
     import payments
 
     payments.reset_caches()
-    parameters.clear_caches()
-    parameters.base.DEFAULT_PROVIDERS.clear()
 
 
 # --- cold start (fresh interpreters) -----------------------------------------------------------------------
@@ -563,14 +559,17 @@ def run_probe(python: str, config: ProbeConfig, work: Path) -> dict[str, Any]:
 
 def measure_cold(python: str, runtime: Path, layer: Path, outcomes: list[Outcome], base_env: dict[str, str],
                  stub_url: str, runs: int,
-                 work: Path) -> tuple[ProbeConfig, ProbeConfig, dict[str, dict[bool, ProbeConfig]]]:
+                 work: Path) -> tuple[ProbeConfig, ProbeConfig, ProbeConfig, dict[str, dict[bool, ProbeConfig]]]:
     from bench.scenarios import CALLBACK_ENDPOINTS, REPRESENTATIVE
 
     floor_env = lambda_env(None, runtime, base_env, tracing=True)
     bare = ProbeConfig("bare interpreter", {"mode": "bare", "paths": []}, floor_env, runtime)
-    dynamo = ProbeConfig("botocore floor", {"mode": "botocore", "paths": [str(runtime)], "aws": {"dynamodb": [
-        {"service": "dynamodb", "operation": "GetItem", "response": {"Item": {"orderId": {"S": "ord_1"}}}}]}},
-        floor_env, runtime)
+    floor_spec = {"mode": "botocore", "paths": [str(runtime)], "aws": {"dynamodb": [
+        {"service": "dynamodb", "operation": "GetItem", "response": {"Item": {"orderId": {"S": "ord_1"}}}}]}}
+    dynamo = ProbeConfig("botocore floor", floor_spec, floor_env, runtime)
+    # The same floor with the garbage collector paused from process start: the least a function could pay that
+    # pauses it too (payments.core.coldstart pauses it from its first import).
+    paused = ProbeConfig("botocore floor, collector paused", {**floor_spec, "gc_paused": True}, floor_env, runtime)
     functions: dict[str, dict[bool, ProbeConfig]] = {}
     by_folder: dict[str, list[Outcome]] = {}
     for outcome in outcomes:
@@ -599,6 +598,7 @@ def measure_cold(python: str, runtime: Path, layer: Path, outcomes: list[Outcome
         "(+1 warm-up round, not counted)")
     for round_ in range(runs + 1):
         bare_result = run_probe(python, bare, work)
+        paused_result = run_probe(python, paused, work)
         for config in configs:
             floor_result = run_probe(python, dynamo, work)
             result = run_probe(python, config, work)
@@ -608,8 +608,9 @@ def measure_cold(python: str, runtime: Path, layer: Path, outcomes: list[Outcome
                 config.samples.append(result)
         if round_:
             bare.samples.append(bare_result)
+            paused.samples.append(paused_result)
             log(f"  round {round_}/{runs} done")
-    return bare, dynamo, functions
+    return bare, dynamo, paused, functions
 
 
 def measure_warm(python: str, cold: dict[str, dict[bool, ProbeConfig]], events: int,
@@ -712,7 +713,7 @@ def _clients(sample: dict[str, Any]) -> str:
     return ", ".join(f"{n} {service}" for service, n in sorted(sample.get("clients", {}).items())) or "0"
 
 
-def report(*, python_note: str, runs: int, bare: ProbeConfig, floor: ProbeConfig,
+def report(*, python_note: str, runs: int, bare: ProbeConfig, floor: ProbeConfig, paused: ProbeConfig,
            cold: dict[str, dict[bool, ProbeConfig]], outcomes: list[Outcome], layer: Path, build_dir: Path,
            functions: dict[str, Function], warm: dict[str, dict[bool, dict[str, Any]]], warm_events: int,
            tracing_active: bool, only: set[str] | None = None) -> str:
@@ -726,25 +727,29 @@ def report(*, python_note: str, runs: int, bare: ProbeConfig, floor: ProbeConfig
         "measured in each round; `PYTHONDONTWRITEBYTECODE=1`; AWS answered by botocore's Stubber, Stripe by a "
         "loopback stub.",
         f"Floors in the same run: bare interpreter {bare.median():.0f} ms; botocore imported + DynamoDB client + one "
-        f"stubbed call **{floor.median():.0f} ms** (= 1.00x).",
+        f"stubbed call **{floor.median():.0f} ms** (= 1.00x), {floor.median('gc_ms'):.0f} ms of it in the garbage "
+        f"collector; the same with the collector paused from process start {paused.median():.0f} ms "
+        f"({paused.median() / floor.median():.2f}x).",
         "",
         "## Cold start per function: process start to the first answer",
         "",
         "Every run of a function follows a run of the botocore floor. Ratio = median over runs of run / that floor; "
         f"the verdict is on it, with tracing as deployed ({deployed}: `Tracing: "
         f"{'Active' if tracing_active else 'PassThrough'}`). Best = fastest run / fastest floor, which moves least "
-        "when other work shares the machine.",
+        "when other work shares the machine. vs paused floor = the function's median (tracing on) over the floor's "
+        "with the collector paused from process start: what the ratio would be if the floor paused it too. GC = the "
+        "median time the garbage collector took in the whole run (tracing on).",
         "",
         "| Function | Sample served | Tracing on | ratio | best | Tracing off | ratio | best | Target | Verdict |"
-        " Handler import / first event | botocore clients | stripe modules |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " vs paused floor | GC | Handler import / first event | botocore clients | stripe modules |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for folder in folders(only):
         function = functions.get(folder)
         if folder not in cold:
             why = "not built yet" if function is None else "no sample succeeded"
             name = function.logical_id if function else f"`functions/{folder}`"
-            lines.append(f"| {name} | n/a ({why}) |" + " |" * 11)
+            lines.append(f"| {name} | n/a ({why}) |" + " |" * 13)
             continue
         on, off = cold[folder][True], cold[folder][False]
         target = RATIO_TARGETS.get(on.label, DEFAULT_RATIO_TARGET)
@@ -753,7 +758,7 @@ def report(*, python_note: str, runs: int, bare: ProbeConfig, floor: ProbeConfig
         lines.append(
             f"| {on.label} | `{on.spec['sample']}` | {on.median():.0f} ms | {on.ratio():.2f}x | "
             f"{on.best_ratio():.2f}x | {off.median():.0f} ms | {off.ratio():.2f}x | {off.best_ratio():.2f}x | "
-            f"<= {target:.1f}x | {verdict} | "
+            f"<= {target:.1f}x | {verdict} | {on.median() / paused.median():.2f}x | {on.median('gc_ms'):.0f} ms | "
             f"{on.median('import_ms'):.0f} / {on.median('first_call_ms'):.0f} ms | {_clients(last)} | "
             f"{last['stripe_modules']} |")
 
@@ -916,11 +921,12 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = count_operations(functions, stub, template, only)
         base_env = {**TemplateEnv(template, {}, bench_parameters()).variables(None), "STRIPE_API_BASE": stub.url}
         with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-            bare, floor, cold = measure_cold(python, runtime, layer, outcomes, base_env, stub.url, args.runs,
+            bare, floor, paused, cold = measure_cold(python, runtime, layer, outcomes, base_env, stub.url, args.runs,
                                               Path(scratch))
             warm = measure_warm(python, cold, args.warm_events, Path(scratch)) if args.warm_events else {}
     stale = stale_sources(build_dir, functions)
-    text = report(python_note=python_note, runs=args.runs, bare=bare, floor=floor, cold=cold, outcomes=outcomes,
+    text = report(python_note=python_note, runs=args.runs, bare=bare, floor=floor, paused=paused, cold=cold,
+                  outcomes=outcomes,
                   layer=layer, build_dir=build_dir, functions=functions, warm=warm, warm_events=args.warm_events,
                   tracing_active=tracing_active, only=only)
     if stale:
