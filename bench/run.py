@@ -598,6 +598,7 @@ def measure_cold(python: str, runtime: Path, layer: Path, outcomes: list[Outcome
         "(+1 warm-up round, not counted)")
     for round_ in range(runs + 1):
         bare_result = run_probe(python, bare, work)
+        paused_floor = run_probe(python, dynamo, work)  # right before the paused one: the pair gives their ratio
         paused_result = run_probe(python, paused, work)
         for config in configs:
             floor_result = run_probe(python, dynamo, work)
@@ -609,6 +610,7 @@ def measure_cold(python: str, runtime: Path, layer: Path, outcomes: list[Outcome
         if round_:
             bare.samples.append(bare_result)
             paused.samples.append(paused_result)
+            paused.floors.append(paused_floor)
             log(f"  round {round_}/{runs} done")
     return bare, dynamo, paused, functions
 
@@ -729,16 +731,16 @@ def report(*, python_note: str, runs: int, bare: ProbeConfig, floor: ProbeConfig
         f"Floors in the same run: bare interpreter {bare.median():.0f} ms; botocore imported + DynamoDB client + one "
         f"stubbed call **{floor.median():.0f} ms** (= 1.00x), {floor.median('gc_ms'):.0f} ms of it in the garbage "
         f"collector; the same with the collector paused from process start {paused.median():.0f} ms "
-        f"({paused.median() / floor.median():.2f}x).",
+        f"({paused.ratio():.2f}x, median of its ratios to a floor run just before it).",
         "",
         "## Cold start per function: process start to the first answer",
         "",
         "Every run of a function follows a run of the botocore floor. Ratio = median over runs of run / that floor; "
         f"the verdict is on it, with tracing as deployed ({deployed}: `Tracing: "
         f"{'Active' if tracing_active else 'PassThrough'}`). Best = fastest run / fastest floor, which moves least "
-        "when other work shares the machine. vs paused floor = the function's median (tracing on) over the floor's "
-        "with the collector paused from process start: what the ratio would be if the floor paused it too. GC = the "
-        "median time the garbage collector took in the whole run (tracing on).",
+        "when other work shares the machine. vs paused floor = the ratio (tracing on) over the paused floor's ratio "
+        "to the floor: what the ratio would be if the floor paused the collector too. GC = the median time the "
+        "garbage collector took in the whole run (tracing on).",
         "",
         "| Function | Sample served | Tracing on | ratio | best | Tracing off | ratio | best | Target | Verdict |"
         " vs paused floor | GC | Handler import / first event | botocore clients | stripe modules |",
@@ -758,7 +760,7 @@ def report(*, python_note: str, runs: int, bare: ProbeConfig, floor: ProbeConfig
         lines.append(
             f"| {on.label} | `{on.spec['sample']}` | {on.median():.0f} ms | {on.ratio():.2f}x | "
             f"{on.best_ratio():.2f}x | {off.median():.0f} ms | {off.ratio():.2f}x | {off.best_ratio():.2f}x | "
-            f"<= {target:.1f}x | {verdict} | {on.median() / paused.median():.2f}x | {on.median('gc_ms'):.0f} ms | "
+            f"<= {target:.1f}x | {verdict} | {on.ratio() / paused.ratio():.2f}x | {on.median('gc_ms'):.0f} ms | "
             f"{on.median('import_ms'):.0f} / {on.median('first_call_ms'):.0f} ms | {_clients(last)} | "
             f"{last['stripe_modules']} |")
 
