@@ -137,7 +137,8 @@ def given_refund(sample: Sample) -> None:
 
 
 def given_refund_callback(sample: Sample) -> None:
-    """A succeeded payment with one refund of ours pending (the one the refund.* samples report)."""
+    """A succeeded payment with one refund of ours pending (the one the refund.* samples report), linked to its
+    Stripe refund as POST /refunds leaves it (so ``refund.created``, which reports nothing new, is ignored)."""
     from payments.data.models import RefundRecord
 
     s = _ids()
@@ -147,7 +148,8 @@ def given_refund_callback(sample: Sample) -> None:
     payment, order = _paid(amount_reserved=500)
     order.refund_ids = [s.REFUND_ID]
     refund = RefundRecord(s.REFUND_ID, payment_id=s.PAYMENT_ID, order_id=s.ORDER_ID, amount=500, currency=s.CURRENCY,
-                          status="pending", origin="api", created_at=_now(), updated_at=_now())
+                          status="pending", origin="api", stripe_refund_id=s.STRIPE_REFUND_ID, created_at=_now(),
+                          updated_at=_now())
     _save(payment, order, refund)
 
 

@@ -13,6 +13,10 @@
   ``refunds``, ``subscriptions``.
 """
 
+from payments.core import coldstart
+
+coldstart.pause()  # in Lambda only, until the first event is answered (payments.core.coldstart)
+
 
 def reset_caches() -> None:
     """Forget every per-container cache (settings, secrets, table bindings, clients), so the next call reads the

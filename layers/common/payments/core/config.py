@@ -11,9 +11,10 @@ Stripe credentials are read only when first needed, and a function can read only
   else the secret ``STRIPE_WEBHOOK_SECRET_ARN``, holding ``whsec_...`` or ``{"signingSecret": "whsec_..."}``):
   that endpoint's callback only.
 
-Secrets come through Powertools' parameters utility, cached for the container's life. A callback whose
-signature check fails may re-read its signing secret (``refresh=True``), at most once a minute, so a rotated
-secret takes effect without waiting for new containers. No value read here is ever logged.
+Secrets are read with one ``GetSecretValue`` each (a client from the container's one botocore session), cached
+for the container's life. A callback whose signature check fails may re-read its signing secret
+(``refresh=True``), at most once a minute, so a rotated secret takes effect without waiting for new containers.
+No value read here is ever logged.
 """
 
 from __future__ import annotations
@@ -183,16 +184,16 @@ class _Secrets:
 
 
 def _fetch(arn: str, region: str) -> Any:
-    """One read through Powertools' parameters utility (imported lazily), with a client from the container's one
-    botocore session: a session of its own would cost ~100 ms of a cold start."""
+    """One ``GetSecretValue``, with a client from the container's one botocore session. Not through Powertools'
+    parameters utility: its caching and transforms would go unused (``_Secrets`` caches and decides when to read
+    again, and the JSON is decoded below), and importing it imports boto3, ~30 ms of the cold start of every
+    function that reads a secret (docs/performance.md)."""
     import json
 
-    from aws_lambda_powertools.utilities import parameters
-
-    provider = parameters.SecretsProvider(boto3_client=aws.client("secretsmanager", region))
     try:
-        raw = provider.get(arn, force_fetch=True)
-    except parameters.exceptions.GetParameterError as error:
+        answer = aws.client("secretsmanager", region).get_secret_value(SecretId=arn)
+        raw = answer["SecretString"] if "SecretString" in answer else answer["SecretBinary"]
+    except Exception as error:  # as Powertools did: any failure to read is a fault a retry may cure
         raise UpstreamUnavailable("could not read a secret; try again shortly") from error
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from payments.core import money, validation
 from payments.core.config import get_settings
@@ -24,9 +24,9 @@ from payments.core.observability import count, logger
 from payments.data import orders as order_store
 from payments.data.models import OrderItem, OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
 from payments.orders.views import order_view
-from payments.stripe import api as stripe_api
-from payments.stripe.client import StripeResourceMissing
-from payments.stripe.objects import StripePrice
+
+if TYPE_CHECKING:
+    from payments.stripe.objects import StripePrice
 
 MAX_ITEMS = 20
 MAX_QUANTITY = 1000
@@ -60,6 +60,10 @@ def parse_catalog_items(body: Mapping[str, Any]) -> list[CatalogItem]:
 
 
 def _sellable_price(index: int, price_id: str) -> StripePrice:
+    # Imported here: only a catalog order asks Stripe, so reading orders loads no Stripe code (a cold start).
+    from payments.stripe import api as stripe_api
+    from payments.stripe.client import StripeResourceMissing
+
     field = f"items[{index}].priceId"
     sellable = get_settings().sellable_prices
     if not sellable:

@@ -32,6 +32,7 @@ from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payments.core import coldstart
 from payments.core.config import get_settings
 from payments.core.errors import ConfigurationError, TransientFailure, UpstreamUnavailable, WebhookRejected
 from payments.core.observability import count, logger, metrics, tracer
@@ -260,7 +261,10 @@ def webhook_handler(endpoint: WebhookEndpoint) -> Callable[[dict[str, Any], Lamb
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return endpoint(event)
+        try:
+            return endpoint(event)
+        finally:
+            coldstart.started()
 
     return lambda_handler
 
