@@ -11,10 +11,9 @@ Stripe credentials are read only when first needed, and a function can read only
   else the secret ``STRIPE_WEBHOOK_SECRET_ARN``, holding ``whsec_...`` or ``{"signingSecret": "whsec_..."}``):
   that endpoint's callback only.
 
-Secrets are read with one ``GetSecretValue`` each (a client from the container's one botocore session), cached
-for the container's life. A callback whose signature check fails may re-read its signing secret
-(``refresh=True``), at most once a minute, so a rotated secret takes effect without waiting for new containers.
-No value read here is ever logged.
+Secrets come through Powertools' parameters utility, cached for the container's life. A callback whose
+signature check fails may re-read its signing secret (``refresh=True``), at most once a minute, so a rotated
+secret takes effect without waiting for new containers. No value read here is ever logged.
 """
 
 from __future__ import annotations
@@ -184,16 +183,16 @@ class _Secrets:
 
 
 def _fetch(arn: str, region: str) -> Any:
-    """One ``GetSecretValue``, with a client from the container's one botocore session. Not through Powertools'
-    parameters utility: its caching and transforms would go unused (``_Secrets`` caches and decides when to read
-    again, and the JSON is decoded below), and importing it imports boto3, ~30 ms of the cold start of every
-    function that reads a secret (docs/performance.md)."""
+    """One read through Powertools' parameters utility (imported lazily), with a client from the container's one
+    botocore session: a session of its own would cost ~100 ms of a cold start."""
     import json
 
+    from aws_lambda_powertools.utilities import parameters
+
+    provider = parameters.SecretsProvider(boto3_client=aws.client("secretsmanager", region))
     try:
-        answer = aws.client("secretsmanager", region).get_secret_value(SecretId=arn)
-        raw = answer["SecretString"] if "SecretString" in answer else answer["SecretBinary"]
-    except Exception as error:  # as Powertools did: any failure to read is a fault a retry may cure
+        raw = provider.get(arn, force_fetch=True)
+    except parameters.exceptions.GetParameterError as error:
         raise UpstreamUnavailable("could not read a secret; try again shortly") from error
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "replace")
