@@ -164,7 +164,7 @@ def bench_parameters() -> dict[str, str]:
     from devstack import make_sample_events as s
 
     success = urlsplit(s.SUCCESS_URL)
-    return {"SellablePriceIds": f"{s.CATALOG_PRICE_ID},{s.MONTHLY_PRICE_ID}",
+    return {"SellablePrices": f"{s.CATALOG_PRICE_ID},{s.MONTHLY_PRICE_ID}",
             "AllowedRedirectOrigins": f"{success.scheme}://{success.netloc}"}
 
 
