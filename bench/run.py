@@ -168,80 +168,6 @@ def bench_parameters() -> dict[str, str]:
             "AllowedRedirectOrigins": f"{success.scheme}://{success.netloc}"}
 
 
-class TemplateEnv:
-    """A function's environment as CloudFormation would set it: the Globals' variables, then the function's own,
-    with ``Ref`` (parameters, tables by logical id, secrets by the ARN the bench created), ``Fn::Join``, ``Fn::If``
-    and ``AWS::NoValue`` resolved. Anything else is an error, so a new intrinsic shows up here first."""
-
-    def __init__(self, template: dict[str, Any], refs: dict[str, str], parameters: dict[str, str]):
-        self.template, self.refs, self.parameters = template, refs, parameters
-
-    def variables(self, logical_id: str | None) -> dict[str, str]:
-        globals_ = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-        own = {}
-        if logical_id is not None:
-            props = self.template["Resources"][logical_id].get("Properties", {})
-            own = (props.get("Environment") or {}).get("Variables") or {}
-        env = {}
-        for name, value in {**globals_, **own}.items():
-            resolved = self.value(value)
-            if resolved is not None:
-                env[name] = resolved
-        return env
-
-    def value(self, value: Any) -> str | None:
-        resolved = self._resolve(value)
-        if isinstance(resolved, list):
-            return ",".join(resolved)
-        return resolved
-
-    def _resolve(self, value: Any) -> Any:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, str | int | float):
-            return str(value)
-        if isinstance(value, dict) and len(value) == 1:
-            (function, argument), = value.items()
-            if function == "Ref":
-                return self._ref(argument)
-            if function == "Fn::Join":
-                separator, items = argument
-                parts = self._resolve(items) if not isinstance(items, list) else [self._resolve(i) for i in items]
-                return separator.join(p for p in parts if p is not None)
-            if function == "Fn::If":
-                condition, when_true, when_false = argument
-                return self._resolve(when_true if self._condition(condition) else when_false)
-        raise ValueError(f"the bench cannot resolve {value!r} in template.yaml's environment")
-
-    def _ref(self, name: str) -> Any:
-        if name == "AWS::NoValue":
-            return None
-        if name in self.refs:
-            return self.refs[name]
-        parameters = self.template.get("Parameters", {})
-        if name in parameters:
-            spec = parameters[name]
-            raw = self.parameters.get(name, spec.get("Default", ""))
-            text = ",".join(map(str, raw)) if isinstance(raw, list) else str(raw)
-            return text.split(",") if spec.get("Type") == "CommaDelimitedList" else text
-        if name in self.template.get("Resources", {}):
-            return name  # a table's name is its logical id (devstack.template.create_tables)
-        raise ValueError(f"the bench has no value for !Ref {name}")
-
-    def _condition(self, spec: Any) -> bool:
-        if isinstance(spec, str):
-            return self._condition(self.template["Conditions"][spec])
-        (function, argument), = spec.items()
-        if function == "Fn::Equals":
-            left, right = (self.value(a) for a in argument)
-            return left == right
-        if function == "Fn::Not":
-            return not self._condition(argument[0])
-        if function == "Condition":
-            return self._condition(argument)
-        raise ValueError(f"the bench cannot evaluate the condition {spec!r}")
-
-
 # --- calls per operation (in process, moto) --------------------------------------------------------------
 
 
@@ -414,6 +340,7 @@ def count_operations(functions: dict[str, Function], stub: Any, template: dict[s
     from bench.scenarios import CALLBACK_ENDPOINTS, GIVEN
     from devstack.handlers import load_handler
     from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS, load_event, resign_event
+    from devstack.local_functions import function_environment
     from devstack.template import create_tables, table_definitions
 
     outcomes = []
@@ -431,8 +358,8 @@ def count_operations(functions: dict[str, Function], stub: Any, template: dict[s
                 module = load_handler(sample.folder)
                 with mock_aws():
                     create_tables(boto3.client("dynamodb", region_name="us-east-1"))
-                    outcome.env = TemplateEnv(template, create_secrets(template), parameters).variables(
-                        function.logical_id)
+                    outcome.env = function_environment(template, function.logical_id, refs=create_secrets(template),
+                                                       parameters=parameters)
                     with process_env(outcome.env):
                         _forget_clients()
                         given = GIVEN.get(sample.folder)
@@ -916,12 +843,13 @@ def main(argv: list[str] | None = None) -> int:
     tracing_active = template.get("Globals", {}).get("Function", {}).get("Tracing") == "Active"
 
     from bench.stripe_stub import StripeStub
+    from devstack.local_functions import function_environment
 
     with StripeStub() as stub:
         os.environ["STRIPE_API_BASE"] = stub.url
         log("calls per operation: every sample event, in process, AWS on moto")
         outcomes = count_operations(functions, stub, template, only)
-        base_env = {**TemplateEnv(template, {}, bench_parameters()).variables(None), "STRIPE_API_BASE": stub.url}
+        base_env = {**function_environment(template, None, parameters=bench_parameters()), "STRIPE_API_BASE": stub.url}
         with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
             bare, floor, paused, cold = measure_cold(python, runtime, layer, outcomes, base_env, stub.url, args.runs,
                                               Path(scratch))

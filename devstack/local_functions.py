@@ -170,7 +170,6 @@ def read_functions(template_path: Path | str = TEMPLATE) -> list[LocalFunction]:
     base = template_path.parent
     resources: dict[str, Any] = template.get("Resources") or {}
     globals_fn: dict[str, Any] = (template.get("Globals") or {}).get("Function") or {}
-    resolver = _Resolver(template)
     functions = []
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -180,10 +179,6 @@ def read_functions(template_path: Path | str = TEMPLATE) -> list[LocalFunction]:
         if not isinstance(code_uri, str) or not isinstance(handler, str) or "." not in handler:
             raise TemplateError(f"{logical_id}: the local stack needs a local CodeUri and a Handler 'module.function'")
         module, _, name = handler.rpartition(".")
-        variables = {
-            **((globals_fn.get("Environment") or {}).get("Variables") or {}),
-            **(((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}),
-        }
         layer_refs = list(globals_fn.get("Layers") or []) + list((resource.get("Properties") or {}).get("Layers") or [])
         functions.append(LocalFunction(
             logical_id=logical_id,
@@ -193,7 +188,7 @@ def read_functions(template_path: Path | str = TEMPLATE) -> list[LocalFunction]:
             layers=tuple(_layer_dir(resources, base, ref, logical_id) for ref in layer_refs),
             routes=tuple(_routes(template, logical_id, resource)),
             function_url=bool((resource.get("Properties") or {}).get("FunctionUrlConfig")),
-            environment=resolver.environment(variables),
+            environment=function_environment(template, logical_id),
             timeout=int(props.get("Timeout") or 3),
             memory=int(props.get("MemorySize") or 128),
         ))
@@ -253,16 +248,34 @@ def _check_routes(routes: list[Route]) -> None:
         seen[route.route_key] = route.function
 
 
-class _Resolver:
-    """CloudFormation intrinsics in environment values, resolved for the local stack (see module doc)."""
+def function_environment(template: Mapping[str, Any], logical_id: str | None, *, refs: Mapping[str, str] | None = None,
+                         parameters: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """A function's environment as CloudFormation would set it (Globals' variables, then its own), resolved;
+    ``logical_id=None`` gives the Globals' alone. ``refs`` give resources a value of their own (an ARN), and
+    ``parameters`` override parameter defaults."""
+    variables = dict((((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {})
+                     .get("Variables") or {})
+    if logical_id is not None:
+        props = (template.get("Resources") or {})[logical_id].get("Properties") or {}
+        variables.update((props.get("Environment") or {}).get("Variables") or {})
+    return TemplateResolver(template, refs=refs, parameters=parameters).environment(variables)
+
+
+class TemplateResolver:
+    """CloudFormation intrinsics in environment values, resolved for the local stack and the bench: Ref (pseudo
+    parameters, parameters, resources: a table's local name is its logical id), GetAtt (a table's Arn), Sub, Join,
+    If (conditions on the parameters) and AWS::NoValue. A value it cannot resolve is left out."""
 
     _PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME,
                "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 
-    def __init__(self, template: Mapping[str, Any]):
+    def __init__(self, template: Mapping[str, Any], *, refs: Mapping[str, str] | None = None,
+                 parameters: Mapping[str, Any] | None = None):
         self.resources: Mapping[str, Any] = template.get("Resources") or {}
         self.parameters: Mapping[str, Any] = template.get("Parameters") or {}
         self.conditions: Mapping[str, Any] = template.get("Conditions") or {}
+        self.refs: Mapping[str, str] = refs or {}
+        self.overrides: Mapping[str, Any] = parameters or {}
 
     def environment(self, variables: Mapping[str, Any]) -> dict[str, str]:
         resolved = {}
@@ -320,10 +333,12 @@ class _Resolver:
         return False
 
     def ref(self, name: str) -> str | None:
+        if name in self.refs:
+            return self.refs[name]
         if name in self._PSEUDO:
             return self._PSEUDO[name]
         if name in self.parameters:
-            default = self.parameters[name].get("Default")
+            default = self.overrides.get(name, self.parameters[name].get("Default"))
             if isinstance(default, list):
                 return ",".join(str(item) for item in default)
             return None if default is None else str(default)

@@ -11,16 +11,17 @@ page of orders costs one Query and the same.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from payments.core import money, validation
 from payments.core.config import get_settings
-from payments.core.errors import InvalidField, NotFound
+from payments.core.errors import Conflict, InvalidField, NotFound, WriteConflict
 from payments.core.identity import Caller
 from payments.core.ids import new_id
 from payments.core.observability import count, logger
+from payments.core.retry import retry_on_conflict
 from payments.data import orders as order_store
 from payments.data.models import OrderItem, OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
 from payments.orders.views import order_view
@@ -28,6 +29,7 @@ from payments.orders.views import order_view
 if TYPE_CHECKING:
     from payments.stripe.objects import StripePrice
 
+T = TypeVar("T")
 MAX_ITEMS = 20
 MAX_QUANTITY = 1000
 
@@ -153,6 +155,22 @@ def load_visible_order(caller: Caller, order_id: str) -> OrderRecord:
     if order is None or not caller.can_see(order.user_id):
         raise NotFound("no such order", code="order_not_found")
     return order
+
+
+def on_order(caller: Caller, order_id: str, attempt: Callable[[OrderRecord], T]) -> T:
+    """``attempt(order)`` on the caller's order; when it loses a write race on the order (someone changed it
+    between the read and the conditioned write), again on the order as it is stored now."""
+    current = [load_visible_order(caller, order_id)]
+
+    def once() -> T:
+        try:
+            return attempt(current[0])
+        except WriteConflict:
+            current[0] = order_store.get(order_id) or current[0]
+            raise
+
+    return retry_on_conflict(once, lambda: Conflict("the order is being changed by other requests; try again",
+                                                    code="concurrent_update"))
 
 
 def get_order(caller: Caller, order_id: str) -> dict[str, Any]:
