@@ -54,6 +54,8 @@ def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[
         }
         if props.get("GlobalSecondaryIndexes"):
             definition["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            definition["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         tables[logical_id] = definition
     return tables
 

@@ -3,7 +3,7 @@ removed at ``$disconnect`` or when the management API says the connection is gon
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 
 from payments.core.clock import now_iso, utc_now
 from payments.data import store
@@ -16,7 +16,7 @@ MAX_CONNECTIONS_READ = 100  # per user and event: more than enough tabs and devi
 
 def add(user_id: str, connection_id: str) -> None:
     store.put(LiveConnectionRecord(user_id, connection_id, connected_at=now_iso(),
-                                   expires_at=int(time.time()) + KEEP_SECONDS))
+                                   expires_at=timedelta(seconds=KEEP_SECONDS)))
 
 
 def remove(user_id: str, connection_id: str) -> None:
