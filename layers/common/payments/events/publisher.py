@@ -185,7 +185,8 @@ class EventBus:
             try:
                 answer = self.client.put_events(Entries=[entry for _, entry in chunk])
             except Exception as error:  # botocore already retried what it retries; the next round tries again
-                logger.warning("PutEvents failed", extra={"error": type(error).__name__, "entries": len(chunk)})
+                logger.warning("PutEvents failed", extra={"error": type(error).__name__, "detail": str(error)[:300],
+                                                          "entries": len(chunk)})
                 failed.extend(chunk)
                 continue
             for item, result in zip(chunk, answer.get("Entries") or [], strict=False):
@@ -231,11 +232,11 @@ class EventPublisher:
         self._bus = bus
 
     def bus(self) -> EventBus:
-        if self._bus is None:
-            settings = get_settings()
-            self._bus = EventBus(aws.client("events", settings.region), settings.event_bus_name,
-                                 settings.event_source)
-        return self._bus
+        """The bus given, else the configured one (its client is the container's, made once)."""
+        if self._bus is not None:
+            return self._bus
+        settings = get_settings()
+        return EventBus(aws.client("events", settings.region), settings.event_bus_name, settings.event_source)
 
     def __call__(self, lambda_event: Mapping[str, Any]) -> dict[str, Any]:
         records = list(lambda_event.get("Records") or [])
