@@ -35,7 +35,26 @@ def matches(pattern: Mapping[str, Any], event: Any) -> bool:
     """Whether ``event`` (the whole event: ``source``, ``detail-type``, ``detail`` ...) matches ``pattern``."""
     if not isinstance(pattern, Mapping):
         raise PatternError("a pattern is an object")
+    validate(pattern)
     return _object(pattern, event)
+
+
+def validate(pattern: Mapping[str, Any]) -> None:
+    """``PatternError`` unless every matcher in ``pattern`` is one EventBridge accepts (whatever the event)."""
+    for key, expected in pattern.items():
+        if key == "$or":
+            if not isinstance(expected, list) or len(expected) < 2:
+                raise PatternError("$or takes a list of at least two patterns")
+            for option in expected:
+                validate(option)
+        elif isinstance(expected, Mapping):
+            validate(expected)
+        elif isinstance(expected, list):
+            for matcher in expected:
+                if isinstance(matcher, Mapping):
+                    _one(matcher, "" if "numeric" not in matcher else 0)
+        else:
+            raise PatternError(f"the pattern's {key!r} must be an object or an array of matchers")
 
 
 def _object(pattern: Mapping[str, Any], value: Any) -> bool:
