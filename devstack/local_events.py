@@ -21,7 +21,6 @@ import json
 import queue
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -169,7 +168,3 @@ def _result_note(result: Any) -> str:
         shown = {k: v for k, v in result.items() if isinstance(v, int | str | bool)}
         return f" {json.dumps(shown, separators=(',', ':'))}" if shown else ""
     return ""
-
-
-def new_event_id() -> str:
-    return str(uuid.uuid4())

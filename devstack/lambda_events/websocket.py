@@ -5,8 +5,9 @@ Standard library only."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,15 +25,16 @@ def connection_id() -> str:
 
 def _context(route_key: str, connection: str, *, api_id: str, domain: str, source_ip: str, epoch_ms: int,
              authorizer: Mapping[str, Any] | None) -> dict[str, Any]:
+    ids = base64.urlsafe_b64encode(hashlib.sha256(f"{connection}|{route_key}|{epoch_ms}".encode()).digest()).decode()
     context: dict[str, Any] = {
         "routeKey": route_key, "eventType": EVENT_TYPES.get(route_key, "MESSAGE"),
-        "extendedRequestId": secrets.token_urlsafe(12)[:16], "requestTime": request_time(epoch_ms),
+        "extendedRequestId": ids[:16], "requestTime": request_time(epoch_ms),
         "messageDirection": "IN", "stage": STAGE, "connectedAt": epoch_ms, "requestTimeEpoch": epoch_ms,
-        "identity": {"sourceIp": source_ip, "userAgent": "Mozilla/5.0"}, "requestId": secrets.token_urlsafe(12)[:16],
+        "identity": {"sourceIp": source_ip, "userAgent": "Mozilla/5.0"}, "requestId": ids[16:32],
         "domainName": domain, "connectionId": connection, "apiId": api_id,
     }
     if route_key not in EVENT_TYPES:
-        context["messageId"] = secrets.token_urlsafe(12)[:16]
+        context["messageId"] = ids[32:43]
     if authorizer is not None:
         context["authorizer"] = dict(authorizer)
     return context
@@ -84,7 +86,3 @@ def websocket_event(route_key: str, connection: str, *, body: str | None = None,
         event["body"] = body
     event["isBase64Encoded"] = False
     return event
-
-
-def new_request_id() -> str:
-    return str(uuid.uuid4())
