@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+
 from payments.core.observability import count, logger, metrics, tracer
 
 KEPT_SECONDS = 48 * 3600
@@ -81,14 +83,14 @@ def _once(event: DomainEvent, handle: Callable[[DomainEvent], Any], context: Any
     if hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)
 
-    @idempotent_function(data_keyword_argument="key", persistence_store=persistence_store(), config=config)
+    @idempotent_function(data_keyword_argument="key", persistence_store=persistence_store(), config=config)  # type: ignore[untyped-decorator]
     def run(key: dict[str, str]) -> Any:
         return handle(event)
 
     return run(key={"eventId": event.event_id})
 
 
-def _repeated(response: Any, _: Any) -> Any:
+def _repeated(response: Any, idempotent_data: DataRecord) -> Any:
     count("DomainEventRepeated")
     logger.info("an event handled before: its first answer again")
     return response

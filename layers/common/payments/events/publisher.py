@@ -287,7 +287,8 @@ class EventPublisher:
         own_views = dict(zip((id(event) for event in own), views[:len(own)], strict=True))
         read_views = dict(zip(by_id, views[len(own):], strict=True))
         for event in carrying:
-            event.order = own_views.get(id(event)) or read_views.get(event.change.source.order_id(event.change.new))
+            order_id = event.change.source.order_id(event.change.new) or ""
+            event.order = own_views.get(id(event)) or read_views.get(order_id)
             if event.order is None:
                 logger.error("a change's order is missing", extra={
                     "sequence_number": _sequence_number(records[event.index]), "type": event.happened.detail_type})
