@@ -164,10 +164,14 @@ def deployed_env(template: dict[str, Any], secret_arn: str) -> dict[str, str]:
     parameters = template.get("Parameters", {})
     variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     env = {}
+    from devstack.local_functions import resolve
+
     for name, value in variables.items():
         if isinstance(value, dict) and "Ref" in value:
             ref = value["Ref"]
             value = secret_arn if ref == "StripeSecretArn" else parameters.get(ref, {}).get("Default", ref)
+        elif isinstance(value, dict):  # !Join, !If, !Sub: as the local stack resolves them (parameters' defaults)
+            value = resolve(template, value) or ""
         env[name] = str(value)
     return env
 
@@ -729,6 +733,10 @@ def main(argv: list[str] | None = None) -> int:
     text = report(python_note=python_note, runs=args.runs, bare=bare, floor=floor, cold=cold, outcomes=outcomes,
                   layer=layer, build_dir=build_dir, functions=functions, warm=warm, warm_events=args.warm_events,
                   tracing_active=tracing_active, only=only)
+    if only is None or {"event_publisher", "live_notify"} & set(only):  # events out and live status (issue 10)
+        from bench.events import report as events_report
+
+        text += "\n".join(events_report()) + "\n"
     if stale:
         text = (f"**Warning: the build is older than {', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}: "
                 "run `make sam-build` to measure the current code.**\n\n") + text

@@ -28,7 +28,7 @@ from typing import Any
 
 from devstack.event_patterns import matches
 from devstack.lambda_events.eventbridge import event_from_entry
-from devstack.local_functions import resolve
+from devstack.local_functions import function_events
 
 DEFAULT_BUS = "default"
 RECENT = 200
@@ -44,17 +44,9 @@ class Rule:
 
 
 def read_rules(template: Mapping[str, Any]) -> list[Rule]:
-    rules = []
-    for logical_id, resource in (template.get("Resources") or {}).items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
-            if event.get("Type") != "EventBridgeRule":
-                continue
-            props = resolve(template, event.get("Properties") or {})
-            rules.append(Rule(name=f"{logical_id}{event_name}", function=logical_id,
-                              bus=str(props.get("EventBusName") or DEFAULT_BUS), pattern=props.get("Pattern") or {}))
-    return rules
+    return [Rule(name=f"{function}{event}", function=function, bus=str(props.get("EventBusName") or DEFAULT_BUS),
+                 pattern=props.get("Pattern") or {})
+            for function, event, props in function_events(template, "EventBridgeRule")]
 
 
 class LocalEventBus:

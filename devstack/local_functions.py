@@ -374,3 +374,14 @@ def resolve(template: Mapping[str, Any], value: Any) -> Any:
         return node
 
     return walk(value)
+
+
+def function_events(template: Mapping[str, Any], event_type: str) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    """(function, event name, properties with intrinsics resolved) of each event of ``event_type`` (``DynamoDB``,
+    ``EventBridgeRule``, ...) of the template's functions."""
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if event.get("Type") == event_type:
+                yield logical_id, event_name, resolve(template, event.get("Properties") or {})

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from devstack.lambda_events.common import ACCOUNT_ID, REGION
 from devstack.lambda_events.dynamodb_streams import stream_lambda_event
-from devstack.local_functions import resolve
+from devstack.local_functions import function_events
 
 Record = Mapping[str, Any]
 
@@ -52,21 +52,15 @@ class StreamMapping:
 def read_stream_mappings(template: Mapping[str, Any]) -> list[StreamMapping]:
     """Every DynamoDB Streams event source of the template's functions."""
     mappings = []
-    for logical_id, resource in (template.get("Resources") or {}).items():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
-            if event.get("Type") != "DynamoDB":
-                continue
-            props = resolve(template, event.get("Properties") or {})
-            on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
-            retries = props.get("MaximumRetryAttempts")
-            mappings.append(StreamMapping(
-                function=logical_id, table=str(props.get("Stream")), batch_size=int(props.get("BatchSize") or 100),
-                bisect=bool(props.get("BisectBatchOnFunctionError")),
-                max_retries=-1 if retries in (None, "") else int(retries),
-                report_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
-                on_failure_queue=str(on_failure) if on_failure else None, name=f"{logical_id}.{event_name}"))
+    for function, event, props in function_events(template, "DynamoDB"):
+        on_failure = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+        retries = props.get("MaximumRetryAttempts")
+        mappings.append(StreamMapping(
+            function=function, table=str(props.get("Stream")), batch_size=int(props.get("BatchSize") or 100),
+            bisect=bool(props.get("BisectBatchOnFunctionError")),
+            max_retries=-1 if retries in (None, "") else int(retries),
+            report_item_failures="ReportBatchItemFailures" in (props.get("FunctionResponseTypes") or []),
+            on_failure_queue=str(on_failure) if on_failure else None, name=f"{function}.{event}"))
     return mappings
 
 
