@@ -146,8 +146,8 @@ def _until(live, check, what):
     assert live.wait_for(lambda _: check()), what
 
 
-def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypatch, live, stripe_env, catalog,
-                                                              orders_handler,
+def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypatch, live, published, stripe_env,
+                                                              catalog, orders_handler,
                                                               checkout_handler, refund_handler, subscribe_handler,
                                                               cancel_subscription_handler, payment_callback_handler,
                                                               subscription_callback_handler, renewal_callback_handler):
@@ -227,7 +227,7 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypat
             obj["parent"]["subscription_details"]["metadata"] = {}
         event = signed_webhook_event(stripe_event(event_type, obj), LOCAL_WEBHOOK_SECRETS[folder.split("_")[0]])
         assert invoke(handlers[folder], event).status == 200
-    _events_and_live_scenario(recorder, monkeypatch)
+    _events_and_live_scenario(published, monkeypatch)
 
     allowed = granted()
     for function in HANDLERS.values():
@@ -284,7 +284,14 @@ def test_the_user_pool_outlives_the_stack_like_the_tables():
 # --- events out and live status --------------------------------------------------------------------------------
 
 
-def _events_and_live_scenario(recorder, monkeypatch):
+@pytest.fixture
+def published(aws, event_publisher_handler, monkeypatch):
+    from tests.support.events import PublishedEvents
+
+    return PublishedEvents(event_publisher_handler, monkeypatch)
+
+
+def _events_and_live_scenario(published, monkeypatch):
     """Everything the scenario changed, published from the streams; the example consumer given an OrderPaid twice;
     a user's connection opened, told about an order (another one gone), closed."""
     import sys
@@ -295,12 +302,10 @@ def _events_and_live_scenario(recorder, monkeypatch):
     from devstack.lambda_context import LambdaContext
     from devstack.lambda_events.websocket import allowed_context, websocket_event
     from tests.support import reset_clients
-    from tests.support.events import PublishedEvents
 
     def module(folder):
         return sys.modules[f"function_{folder}_app"]
 
-    published = PublishedEvents(module("event_publisher"), monkeypatch)
     events = published.drain()
     paid = next(event for event in events if event["detail-type"] == "OrderPaid")
     for _ in range(2):

@@ -20,7 +20,7 @@ from moto.dynamodb.models import dynamodb_backends
 
 from devstack.lambda_context import LambdaContext
 from devstack.local_streams import StreamConsumer, read_stream_mappings
-from devstack.template import load_template
+from devstack.template import load_template, table_definitions
 from tests.support import reset_clients
 
 REGION = "us-east-1"
@@ -54,10 +54,21 @@ class MotoShardReader:
         return out
 
 
+def enable_streams() -> None:
+    """Turn on the streams template.yaml gives the tables (the ``aws`` fixture creates them without): what is written
+    from then on is in them."""
+    client = boto3.client("dynamodb", region_name=REGION)
+    for name, definition in table_definitions(load_template()).items():
+        if "StreamSpecification" in definition:
+            client.update_table(TableName=name, StreamSpecification=definition["StreamSpecification"])
+
+
 class PublishedEvents:
-    """``drain()``: run the publisher over what the streams hold since the last drain; the events it published."""
+    """``drain()``: run the publisher over what the streams hold since the last drain; the events it published.
+    Make it before the writes whose events a test reads: it turns the streams on."""
 
     def __init__(self, publisher: Any, monkeypatch: Any):
+        enable_streams()
         monkeypatch.setenv("EVENT_BUS_NAME", BUS)
         monkeypatch.setenv("EVENT_SOURCE", SOURCE)
         reset_clients()

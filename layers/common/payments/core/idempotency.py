@@ -104,11 +104,6 @@ def _replayed(response: Any, idempotent_data: DataRecord) -> Any:
     return {**response, "headers": {**(response.get("headers") or {}), "Idempotent-Replayed": "true"}}
 
 
-def persistence_store() -> DynamoDBPersistenceLayer:
-    """The container's one persistence layer on the ``IdempotencyTable`` (also for once-per-event consumers)."""
-    return _store()
-
-
 @functools.cache
 def _store() -> DynamoDBPersistenceLayer:
     settings = get_settings()

@@ -12,13 +12,19 @@ the first run answered without running it again. An exception is not kept: Event
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
+from payments.core import aws
+from payments.core.config import get_settings
 from payments.core.observability import count, logger, metrics, tracer
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 KEPT_SECONDS = 48 * 3600
 
@@ -76,18 +82,31 @@ def domain_event_handler(handle: Callable[[DomainEvent], Any]) -> Callable[[dict
 def _once(event: DomainEvent, handle: Callable[[DomainEvent], Any], context: Any) -> Any:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
-    from payments.core.idempotency import persistence_store
-
     config = IdempotencyConfig(event_key_jmespath="eventId", expires_after_seconds=KEPT_SECONDS,
                                raise_on_no_idempotency_key=True, response_hook=_repeated)
     if hasattr(context, "get_remaining_time_in_millis"):
         config.register_lambda_context(context)
 
-    @idempotent_function(data_keyword_argument="key", persistence_store=persistence_store(), config=config)  # type: ignore[untyped-decorator]
+    @idempotent_function(data_keyword_argument="key", persistence_store=_store(), config=config)  # type: ignore[untyped-decorator]
     def run(key: dict[str, str]) -> Any:
         return handle(event)
 
     return run(key={"eventId": event.event_id})
+
+
+@functools.cache
+def _store() -> DynamoDBPersistenceLayer:
+    """This module's own persistence layer: Powertools configures one on its first use, for one key expression, so
+    the HTTP API's (``payments.core.idempotency``) cannot be shared."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    settings = get_settings()
+    return DynamoDBPersistenceLayer(table_name=settings.idempotency_table,
+                                    boto3_client=aws.client("dynamodb", settings.region))
+
+
+def reset() -> None:
+    _store.cache_clear()
 
 
 def _repeated(response: Any, idempotent_data: DataRecord) -> Any:
