@@ -116,11 +116,73 @@ def measure(repeats: int = 20) -> dict[str, Any]:
             "notify": {"dynamodb": list(calls.operations), "posts": posts, "result": result}}
 
 
-def report() -> list[str]:
+NEW_FUNCTIONS = {"event_publisher": "EventPublisherFunction", "on_order_paid": "OnOrderPaidFunction",
+                 "live_authorizer": "LiveAuthorizerFunction", "live_connect": "LiveConnectFunction",
+                 "live_notify": "LiveNotifyFunction"}
+FLOOR = ("import botocore.session; botocore.session.get_session().create_client('dynamodb', region_name='us-east-1', "
+         "aws_access_key_id='x', aws_secret_access_key='x')")
+
+
+def _timed(python: str, code: str, env: dict[str, str]) -> float:
+    import subprocess
+
+    probe = f"import time; t = time.perf_counter(); {code}; print((time.perf_counter() - t) * 1000)"
+    out = subprocess.run([python, "-c", probe], env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    if out.returncode:
+        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed")
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _native_stand_ins(python: str, work: Any) -> str:
+    """The layer's native wheels are arm64 (Lambda's Graviton): on another machine the same versions, built for it,
+    stand in (first on the path), so the import is measured with the code the layer ships."""
+    import platform
+    import subprocess
+    from pathlib import Path
+
+    target = Path(work) / f"native-{platform.machine()}"
+    if platform.machine() in ("aarch64", "arm64"):
+        return str(target)
+    if not (target / ".complete").is_file():
+        pins = [line.split(";")[0].strip() for line in (Path(__file__).resolve().parent.parent / "layers" / "common"
+                / "requirements.txt").read_text().splitlines() if line.startswith(("cryptography", "cffi"))]
+        subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),  # noqa: S603
+                        "--only-binary=:all:", *pins, "cffi"], check=True, capture_output=True)
+        (target / ".complete").write_text("ok")
+    return str(target)
+
+
+def cold_imports(build_dir: Any, python: str, runtime: Any, runs: int = 5) -> dict[str, tuple[float, float]]:
+    """Each new function's handler import (the layer as /opt/python, the runtime's botocore, no .pyc written, tracing
+    off), against the floor run right before it: ``{LogicalId: (median ms, median ratio)}``. The full probe
+    (bench/cold_start_probe.py) serves HTTP and webhook samples; these functions take stream, EventBridge and
+    WebSocket events, so their first event is left out and the import is what is compared."""
+    import statistics
+    from pathlib import Path
+
+    results = {}
+    native = _native_stand_ins(python, Path(runtime).parent)
+    for logical_id in NEW_FUNCTIONS.values():
+        task = Path(build_dir) / logical_id
+        path = f"{native}:{task}:{Path(build_dir) / 'CommonLayer' / 'python'}:{runtime}"
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1",
+               "POWERTOOLS_TRACE_DISABLED": "true", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+               "POWERTOOLS_SERVICE_NAME": "payments"}
+        ratios, times = [], []
+        for _ in range(runs):
+            floor = _timed(python, FLOOR, env)
+            took = _timed(python, "import app", {**env, "PYTHONPATH": path})
+            ratios.append(took / floor)
+            times.append(took)
+        results[logical_id] = (statistics.median(times), statistics.median(ratios))
+    return results
+
+
+def report(build_dir: Any = None, python: str | None = None, runtime: Any = None) -> list[str]:
     numbers = measure()
     publisher, notify = numbers["publisher"], numbers["notify"]
     per_100 = publisher["put_events"] * 100 / publisher["records"]
-    return [
+    return [  # noqa: RUF005
         "",
         "## Events out and live status (bench/events.py)",
         "",
@@ -133,7 +195,18 @@ def report() -> list[str]:
         f"- LiveNotifyFunction, one event for a user with 2 connections: {len(notify['dynamodb'])} DynamoDB call "
         f"({', '.join(notify['dynamodb'])}) and {notify['posts']} PostToConnection calls: **1 Query + 1 post per "
         "connection**.",
-    ]
+    ] + _cold_lines(build_dir, python, runtime)
+
+
+def _cold_lines(build_dir: Any, python: str | None, runtime: Any) -> list[str]:
+    if build_dir is None or python is None or runtime is None:
+        return []
+    lines = ["", "Cold import of each new function's handler (the layer as built, no .pyc written, tracing off) "
+             "against the floor (botocore imported, a DynamoDB client made), median of 5 runs, target <= 1.8x:", ""]
+    for logical_id, (took, ratio) in cold_imports(build_dir, python, runtime).items():
+        verdict = "ok" if ratio <= 1.8 else "over"
+        lines.append(f"- {logical_id}: {took:.0f} ms, **{ratio:.2f}x** the floor ({verdict})")
+    return lines
 
 
 if __name__ == "__main__":
