@@ -164,7 +164,8 @@ def cold_imports(build_dir: Any, python: str, runtime: Any, runs: int = 5) -> di
     native = _native_stand_ins(python, Path(runtime).parent)
     for logical_id in NEW_FUNCTIONS.values():
         task = Path(build_dir) / logical_id
-        path = f"{native}:{task}:{Path(build_dir) / 'CommonLayer' / 'python'}:{runtime}"
+        layers = ":".join(str(Path(build_dir) / layer / "python") for layer in ("CommonLayer", "AuthLayer"))
+        path = f"{native}:{task}:{layers}:{runtime}"
         env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1",
                "POWERTOOLS_TRACE_DISABLED": "true", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
                "POWERTOOLS_SERVICE_NAME": "payments"}
