@@ -859,6 +859,10 @@ def main(argv: list[str] | None = None) -> int:
                   outcomes=outcomes,
                   layer=layer, build_dir=build_dir, functions=functions, warm=warm, warm_events=args.warm_events,
                   tracing_active=tracing_active, only=only)
+    if only is None or {"event_publisher", "live_notify"} & set(only):  # events out and live status (issue 10)
+        from bench.events import report as events_report
+
+        text += "\n".join(events_report(build_dir, python, runtime)) + "\n"
     if stale:
         text = (f"**Warning: the build is older than {', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}: "
                 "run `make sam-build` to measure the current code.**\n\n") + text

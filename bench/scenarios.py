@@ -210,3 +210,26 @@ GIVEN: dict[str, Callable[[Sample], None]] = {
     "subscription_callback": given_subscription_callback,
     "renewal_callback": given_renewal_callback,
 }
+
+
+# --- events out and live status (issue 10) ------------------------------------------------------------------
+
+
+def given_event_publisher(sample: Sample) -> None:
+    """The order and its payment the stream record is about (the publisher reads the order as the API shows it)."""
+    s = _ids()
+    order = _order(s.ORDER_ID, status="paid", payment_ids=[s.PAYMENT_ID], paid_by_payment_id=s.PAYMENT_ID)
+    _save(order, _payment(status="succeeded", stripe_payment_intent_id=s.PAYMENT_INTENT_ID))
+
+
+def given_live_notify(sample: Sample) -> None:
+    """The order's owner has one connection open."""
+    from payments.data import connections
+
+    connections.add(_ids().USER_ID, "L0SM9cOFvHcCIhw=")
+
+
+GIVEN.update({"event_publisher": given_event_publisher, "live_notify": given_live_notify})
+REPRESENTATIVE.update({"event_publisher": "payment_succeeded", "on_order_paid": "order_paid",
+                       "live_authorizer": "connect", "live_connect": "connect", "live_notify": "order_paid"})
+PLANNED += ("event_publisher", "on_order_paid", "live_authorizer", "live_connect", "live_notify")

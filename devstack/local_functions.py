@@ -366,3 +366,37 @@ class TemplateResolver:
 
         result = _SUB_VARIABLE.sub(replace, text)
         return None if missing else result
+
+
+def resolve(template: Mapping[str, Any], value: Any) -> Any:
+    """``value`` (an event source's properties: a rule's pattern, a stream's settings) with every intrinsic in it
+    resolved by the rules above; lists and objects are kept, an intrinsic it cannot resolve becomes None."""
+    resolver = TemplateResolver(template)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1 and next(iter(node)) in ("Ref", "Fn::GetAtt", "Fn::Sub",
+                                                                                 "Fn::Join", "Fn::If"):
+            (function, argument), = node.items()
+            if function == "Fn::GetAtt":
+                parts = argument.split(".", 1) if isinstance(argument, str) else list(argument)
+                if len(parts) == 2 and parts[1] in ("Arn", "StreamArn", "QueueUrl", "QueueName"):
+                    return parts[0]  # locally, a resource is named by its logical id
+            return resolver.value(node)
+        if isinstance(node, dict):
+            return {key: walk(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return walk(value)
+
+
+def function_events(template: Mapping[str, Any], event_type: str) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    """(function, event name, properties with intrinsics resolved) of each event of ``event_type`` (``DynamoDB``,
+    ``EventBridgeRule``, ...) of the template's functions."""
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if event.get("Type") == event_type:
+                yield logical_id, event_name, resolve(template, event.get("Properties") or {})

@@ -8,7 +8,8 @@ answered by the first of:
   as Lambda does); an exception is a 502, as Lambda's.
 * ``/_local/...``: the stack's own endpoints (never part of the template): ``config`` (what the demo page
   needs: mode, publishable key, Stripe.js URL, catalog prices, routes) and ``token?user=&admin=1`` (a
-  signed token; answered to loopback clients only).
+  signed token; answered to loopback clients only), and those the stack adds (``local_routes``: the local
+  EventBridge endpoint ``aws/events``, the issuer's keys ``.well-known/jwks.json``, the recent ``events``).
 * ``/demo/...``: the static checkout page (``devstack/demo_page/``).
 * a route of the template's HTTP API (most specific match, as API Gateway picks): the JWT authorizer runs
   first (401 ``{"message":"Unauthorized"}`` as API Gateway answers), then the handler gets an API Gateway
@@ -29,7 +30,7 @@ import mimetypes
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -100,7 +101,10 @@ class LocalApp:
         mint: Callable[[str, bool], str],
         log: Callable[[str], None],
         static_dir: Path = DEMO_PAGE_DIR,
+        local_routes: Mapping[str, Callable[[HttpRequest], Response]] | None = None,
     ):
+        # More of the stack's own endpoints under /_local/ (the local event bus, the issuer's keys, ...), by name.
+        self.local_routes = dict(local_routes or {})
         self.functions = {f.logical_id: f for f in functions}
         self.routes = routes
         self.runtime = runtime
@@ -187,6 +191,8 @@ class LocalApp:
 
     def _local(self, request: HttpRequest) -> Response:
         name = request.path[len("/_local/"):]
+        if name in self.local_routes:
+            return self.local_routes[name](request)
         if request.method != "GET":
             return Response.json(405, {"message": "Method Not Allowed"})
         if name == "config":

@@ -13,12 +13,15 @@ No AWS account, no Stripe account, no Docker. Everything comes from ``template.y
   ``make token USER=alice [ADMIN=1]`` or ``/_local/token``), each Function URL at ``/_lambda/<LogicalId>/``.
   Handlers run in this process with the environment the template gives them plus the local endpoints
   and keys, and reload when their code changes (``devstack.handlers``).
+* **Events out and live status** (``devstack.local_events_live``): the tables' streams run the publisher, the
+  local EventBridge invokes every function whose ``EventBridgeRule`` matches, and the WebSocket API serves live
+  status (``--live-port``, 3001) with its management API.
 * **The checkout page** at ``/demo/``, paying with Stripe.js (the emulator's extended stand-in).
 
 Commands::
 
     python -m devstack.local_stack serve [--api-port 3000] [--dynamodb-port 8000] [--stripe-port 8420]
-        [--host 127.0.0.1] [--template template.yaml] [--state-dir .local] [--log-level WARNING]
+        [--live-port 3001] [--host 127.0.0.1] [--template template.yaml] [--state-dir .local] [--log-level WARNING]
     python -m devstack.local_stack token --user alice [--admin] [--ttl SECONDS]
     python -m devstack.local_stack env-file [--docker-host host.docker.internal] > env.local.json
 
@@ -48,6 +51,7 @@ from typing import Any
 from devstack.handlers import HandlerRuntime
 from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
 from devstack.local_auth import LOCAL_AUDIENCE, LOCAL_ISSUER, JwtAuthorizer, load_signing_key, mint_token
+from devstack.local_events_live import DEFAULT_LIVE_PORT, EventsAndLive, local_endpoints
 from devstack.local_functions import LocalFunction, read_functions, route_table
 from devstack.local_http import LocalApp
 from devstack.loopback import LoopbackServer
@@ -120,11 +124,13 @@ class StackOptions:
     state_dir: Path = DEFAULT_STATE_DIR
     log_level: str = "WARNING"
     stripe: StripeSettings = field(default_factory=StripeSettings)
+    live_port: int = DEFAULT_LIVE_PORT  # the WebSocket API and its management API
 
 
 def local_environment(
     function: LocalFunction, *, dynamodb_url: str, stripe: StripeSettings, stripe_url: str | None,
-    log_level: str = "WARNING",
+    log_level: str = "WARNING", api_url: str = f"http://127.0.0.1:{DEFAULT_API_PORT}",
+    live_management_url: str = f"http://127.0.0.1:{DEFAULT_LIVE_PORT}/live",
 ) -> dict[str, str]:
     """The function's template environment plus what makes it run locally (see the module doc)."""
     env = dict(function.environment)
@@ -143,6 +149,7 @@ def local_environment(
         env["STRIPE_API_BASE"] = stripe_url
     for endpoint, secret in stripe.webhook_secrets.items():
         env[f"STRIPE_WEBHOOK_SECRET_{endpoint.upper()}"] = secret
+    env.update(local_endpoints(env, api_url=api_url, live_management_url=live_management_url))
     return env
 
 
@@ -154,7 +161,8 @@ def sam_env_file(functions: list[LocalFunction], docker_host: str = DOCKER_HOST,
     for function in functions:
         env = local_environment(function, dynamodb_url=f"http://{docker_host}:{dynamodb_port}",
                                 stripe=StripeSettings(), stripe_url=f"http://{docker_host}:{stripe_port}",
-                                log_level="INFO")
+                                log_level="INFO", api_url=f"http://{docker_host}:{DEFAULT_API_PORT}",
+                                live_management_url=f"http://{docker_host}:{DEFAULT_LIVE_PORT}/live")
         env = {k: v for k, v in env.items() if not k.startswith("STRIPE_WEBHOOK_SECRET_")}
         if function.webhook_endpoint:
             env["STRIPE_WEBHOOK_SECRET"] = LOCAL_WEBHOOK_SECRETS[function.webhook_endpoint]
@@ -199,6 +207,7 @@ class LocalStack:
         self.runtime: HandlerRuntime | None = None
         self.dynamodb_url = ""
         self.stripe_url: str | None = None
+        self.events_and_live: EventsAndLive | None = None
         self.started_in = 0.0
         self._emulator_ready = threading.Event()
 
@@ -228,13 +237,18 @@ class LocalStack:
                              "stop what uses it or pick another port with --api-port") from None
 
         self._start_dynamodb()
+        _check_port_free(options.host, options.live_port, "WebSocket API", "--live-port")
+        self.events_and_live = EventsAndLive(load_template(options.template), host=options.host,
+                                             live_port=options.live_port, public_keys=key.as_dict(private=False),
+                                             log=self.log)
         stripe_port = options.stripe_port or _free_port(options.host)
         emulated = options.stripe.mode == "emulator"
         self.stripe_url = f"http://{_reachable(options.host)}:{stripe_port}" if emulated else None
         self.functions = [
             dataclasses.replace(f, environment=local_environment(
                 f, dynamodb_url=self.dynamodb_url, stripe=options.stripe, stripe_url=self.stripe_url,
-                log_level=options.log_level))
+                log_level=options.log_level, api_url=self.api_url,
+                live_management_url=self.events_and_live.management_url))
             for f in functions
         ]
         _apply_process_environment(self.functions)
@@ -266,11 +280,18 @@ class LocalStack:
         self.http.app = LocalApp(
             self.functions, route_table(self.functions), self.runtime, authorizer,
             config=self.config, mint=lambda user, admin: mint_token(key, user, admin=admin), log=self.log,
+            local_routes=self.events_and_live.local_routes(),
         )
         self.http.start()
+        runtime = self.runtime
+        self.events_and_live.start(self.functions, lambda function, event: runtime.invoke(function, event),
+                                   self.dynamodb_url)
 
     def stop(self) -> None:
         """Stop everything that started; safe to call twice and after a failed start."""
+        if self.events_and_live is not None:
+            self.events_and_live.stop()
+            self.events_and_live = None
         if self.http is not None:
             self.http.stop()
             self.http = None
@@ -356,6 +377,7 @@ class LocalStack:
             "demoPage": f"{self.api_url}/demo/",
             "issuer": LOCAL_ISSUER,
             "audience": LOCAL_AUDIENCE,
+            **(self.events_and_live.config(self.api_url) if self.events_and_live else {}),
         }
 
     def summary(self) -> str:
@@ -387,6 +409,7 @@ class LocalStack:
             if not self.options.stripe.webhook_secrets:
                 lines.append("                 then restart with STRIPE_WEBHOOK_SECRET=<the whsec_ stripe listen "
                              "prints> set")
+        lines.extend(self.events_and_live.summary_lines(self.api_url) if self.events_and_live else [])
         lines.append(f"  Checkout page  {self.api_url}/demo/")
         lines.append(f"  Tokens         make token USER=alice [ADMIN=1]   or   {self.api_url}/_local/token?user=alice")
         lines.append("  Code           handlers reload when a file under their CodeUri or a layer changes")
@@ -478,6 +501,7 @@ def serve(args: argparse.Namespace) -> int:
             template=Path(args.template).resolve(), host=args.host, api_port=args.api_port,
             dynamodb_port=args.dynamodb_port, stripe_port=args.stripe_port, state_dir=Path(args.state_dir),
             log_level=args.log_level.upper(), stripe=StripeSettings.from_environ(os.environ),
+            live_port=args.live_port,
         )
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -548,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--api-port", type=int, default=DEFAULT_API_PORT, help="HTTP API, Function URLs, page")
     run.add_argument("--dynamodb-port", type=int, default=DEFAULT_DYNAMODB_PORT)
     run.add_argument("--stripe-port", type=int, default=DEFAULT_STRIPE_PORT, help="the Stripe emulator")
+    run.add_argument("--live-port", type=int, default=DEFAULT_LIVE_PORT, help="the WebSocket API (live status)")
     run.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR), help="where the JWT signing key is kept")
     run.add_argument("--log-level", default="WARNING", help="the handlers' POWERTOOLS_LOG_LEVEL (default WARNING)")
     run.set_defaults(func=serve)

@@ -8,9 +8,14 @@ and region, AWS-shaped ids and times, reading a sample file):
 * :mod:`~devstack.lambda_events.stripe_webhooks`: Stripe's signed deliveries to the callbacks' Function
   URLs, and re-signing a stored sample (``python -m devstack.lambda_events resign ...``).
 
-A new kind (API Gateway WebSocket ``$connect`` / ``$disconnect`` / messages, EventBridge, DynamoDB
-Streams records, scheduled events, CloudFormation custom resource requests) is a new module here, on the
-same ``common`` helpers, exported below. Standard library only.
+* :mod:`~devstack.lambda_events.dynamodb_streams`: DynamoDB Streams batches as an event source mapping
+  delivers them;
+* :mod:`~devstack.lambda_events.eventbridge`: EventBridge events as a rule's Lambda target receives them;
+* :mod:`~devstack.lambda_events.websocket`: API Gateway WebSocket events (the ``REQUEST`` authorizer's,
+  ``$connect`` / ``$disconnect`` / messages).
+
+A new kind (scheduled events, CloudFormation custom resource requests) is a new module here, on the
+same ``common`` helpers. Standard library only.
 """
 
 from devstack.lambda_events.common import ACCOUNT_ID, REGION, load_event

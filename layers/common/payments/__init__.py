@@ -26,7 +26,8 @@ def reset_caches() -> None:
 
     for module_name, function_name in (("payments.core.config", "reset_settings"), ("payments.data.store", "reset"),
                                        ("payments.core.aws", "reset"), ("payments.stripe.client", "reset"),
-                                       ("payments.core.idempotency", "reset")):
+                                       ("payments.core.idempotency", "reset"),
+                                       ("payments.events.consumer", "reset"), ("payments.live.auth", "reset")):
         module = sys.modules.get(module_name)
         if module is not None:
             getattr(module, function_name)()

@@ -23,8 +23,8 @@ from payments.core.ids import new_id
 from payments.core.observability import count, logger
 from payments.core.retry import retry_on_conflict
 from payments.data import orders as order_store
-from payments.data.models import OrderItem, OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
-from payments.orders.views import order_view
+from payments.data.models import OrderItem, OrderRecord
+from payments.orders.views import order_view, order_views
 
 if TYPE_CHECKING:
     from payments.stripe.objects import StripePrice
@@ -139,16 +139,6 @@ def _create(order: OrderRecord) -> dict[str, Any]:
 # --- reads --------------------------------------------------------------------------------------------
 
 
-def _views(orders: Sequence[OrderRecord]) -> list[dict[str, Any]]:
-    found = order_store.children(orders)
-    return [
-        order_view(order, order_store.pick(found, PaymentRecord, order.payment_ids or []),
-                   order_store.pick(found, RefundRecord, order.refund_ids or []),
-                   found.get((RecurringPaymentRecord, order.recurring_payment_id or "")))
-        for order in orders
-    ]
-
-
 def load_visible_order(caller: Caller, order_id: str) -> OrderRecord:
     """The order, if the caller may see it; another user's order is indistinguishable from none (404)."""
     order = order_store.get(order_id) if validation.is_identifier(order_id, "ord_") else None
@@ -174,10 +164,10 @@ def on_order(caller: Caller, order_id: str, attempt: Callable[[OrderRecord], T])
 
 
 def get_order(caller: Caller, order_id: str) -> dict[str, Any]:
-    return _views([load_visible_order(caller, order_id)])[0]
+    return order_views([load_visible_order(caller, order_id)])[0]
 
 
 def list_orders(caller: Caller, *, limit: int, cursor: str | None) -> dict[str, Any]:
     """The caller's orders, newest first (ties by orderId, descending), one page at a time."""
     page, next_cursor = order_store.page_for_user(caller.user_id, limit=limit, cursor=cursor)
-    return {"orders": _views(page), "nextCursor": next_cursor}
+    return {"orders": order_views(page), "nextCursor": next_cursor}

@@ -18,7 +18,8 @@ For each delivery:
    still recording Stripe's answer, raises ``NotLinkedYet`` (500: Stripe retries in a moment). Then the change:
    writes conditioned on the versions read, or nothing (``ignored``: stale by Stripe's clock, nothing new).
 7. **Commit** the ledger claim and those writes in one ``TransactWriteItems``: the claim and its effect land
-   together or not at all. A lost race goes back to step 5, where a duplicate is recognised as such.
+   together or not at all. A lost race goes back to step 5, where a duplicate is recognised as such. Each record
+   written carries the event's id (``lastStripeEventId``), which the domain events name as their cause.
 
 Faults a retry can cure answer 500, so Stripe retries; everything else answers 2xx.
 """
@@ -244,6 +245,7 @@ class WebhookEndpoint:
             return IGNORED
         if decision is None or not len(decision.transaction):
             return IGNORED
+        decision.transaction.stamp(event.id)  # each record it writes names the event (the domain events' cause)
         ledger.claim(decision.transaction, event.id, event.type, self.name)
         decision.transaction.commit()
         for metric in decision.metrics:
