@@ -31,6 +31,7 @@ from payments.core import aws
 from payments.core.errors import ConfigurationError, UpstreamUnavailable
 
 WEBHOOK_ENDPOINTS = ("payment", "refund", "subscription", "renewal")
+MAX_METRICS_SHARDS = 10  # with 366 days, one Query page (1 MB) holds every shard of every day (README "The numbers")
 SECRET_REFRESH_SECONDS = 60.0  # a signing secret is re-read at most this often (a flood of bad signatures
 #                                cannot turn into a flood of Secrets Manager calls)
 
@@ -66,6 +67,9 @@ class Settings:
     jwt_issuer: str | None = None
     jwt_audiences: frozenset[str] = frozenset()
     jwt_jwks_url: str | None = None  # default: <issuer>/.well-known/jwks.json, then OpenID discovery
+    # The numbers: the table of daily aggregates, and how many shards each day's counters are spread over.
+    metrics_table: str = "MetricsTable"
+    metrics_shards: int = 8
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -127,6 +131,8 @@ class Settings:
             jwt_issuer=text("JWT_ISSUER", None),
             jwt_audiences=words("JWT_AUDIENCE"),
             jwt_jwks_url=text("JWT_JWKS_URL", None),
+            metrics_table=text("METRICS_TABLE_NAME", defaults.metrics_table) or "",
+            metrics_shards=int(number("METRICS_SHARDS", defaults.metrics_shards, 1, MAX_METRICS_SHARDS)),
             environ=env,
         )
 
