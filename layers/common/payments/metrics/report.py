@@ -5,6 +5,7 @@ shards of the current levels (``now``). Summing the shards gives each day's coun
 are the current levels less the changes recorded after ``to``, and each earlier day's the same way, day by day
 back. ``from`` may be at most ``WINDOW_DAYS - 1`` days before today, which bounds what the Query reads (a full
 window of full shards stays under DynamoDB's 1 MB page); ``to`` at most one day after today (clients ahead of UTC).
+Without ``to`` it is today; without ``from``, the 30 days up to ``to`` (within the window).
 
 Every number is defined in README "The numbers" and in openapi.yaml (``Metrics``). Amounts are integers in the
 currency's minor units; one currency per call.
@@ -26,6 +27,7 @@ from payments.data import metrics as metrics_store
 from payments.data.models import MetricsCounterRecord
 
 WINDOW_DAYS = 366
+DEFAULT_DAYS = 30  # without from: the 30 days up to to (without to: today)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 COUNTERS = ("succeeded", "failed", "gross", "refunds", "refunded", "paid_orders", "paid_order_value", "started",
             "canceled", "active_change", "mrr_change")
@@ -42,23 +44,24 @@ class MetricsRequest:
         """The query string's ``from``, ``to`` and ``currency``, or a 400 naming the field."""
         today = today or utc_now().date()
         currency = money.parse_currency(query.get("currency"), "currency").code
-        first, last = _date(query, "from"), _date(query, "to")
+        earliest, latest = today - timedelta(days=WINDOW_DAYS - 1), today + timedelta(days=1)
+        last = _date(query, "to") or today
+        if not earliest <= last <= latest:
+            raise InvalidField("to", f"must be from {earliest.isoformat()} to {latest.isoformat()}",
+                               code="date_out_of_range")
+        first = _date(query, "from") or max(last - timedelta(days=DEFAULT_DAYS - 1), earliest)
         if last < first:
             raise InvalidField("to", "must not be before from", code="invalid_date_range")
-        earliest = today - timedelta(days=WINDOW_DAYS - 1)
         if first < earliest:
             raise InvalidField("from", f"must be {earliest.isoformat()} or later (the last {WINDOW_DAYS} days)",
-                               code="date_out_of_range")
-        if last > today + timedelta(days=1):
-            raise InvalidField("to", f"must be {(today + timedelta(days=1)).isoformat()} or earlier",
                                code="date_out_of_range")
         return cls(first, last, currency)
 
 
-def _date(query: Mapping[str, str | None], name: str) -> date:
+def _date(query: Mapping[str, str | None], name: str) -> date | None:
     value = query.get(name)
-    if not value:
-        raise InvalidField(name, "is required: a date as YYYY-MM-DD")
+    if value is None:
+        return None
     try:
         if not _DATE.match(value):
             raise ValueError(value)
