@@ -233,3 +233,21 @@ GIVEN.update({"event_publisher": given_event_publisher, "live_notify": given_liv
 REPRESENTATIVE.update({"event_publisher": "payment_succeeded", "on_order_paid": "order_paid",
                        "live_authorizer": "connect", "live_connect": "connect", "live_notify": "order_paid"})
 PLANNED += ("event_publisher", "on_order_paid", "live_authorizer", "live_connect", "live_notify")
+
+
+# --- the numbers (issue 13) ---------------------------------------------------------------------------------------
+
+
+def given_admin(sample: Sample) -> None:
+    """A day of numbers to read: the sample payment counted (the aggregator's own flow)."""
+    from devstack.lambda_events import load_event
+    from payments.metrics.aggregate import aggregate
+
+    delivery = load_event("events/metrics_aggregator/payment_succeeded.json")
+    delivery["detail"]["occurredAt"] = _now()  # within the last 30 days GET /admin/metrics reads by default
+    aggregate(delivery)
+
+
+GIVEN.update({"admin": given_admin})
+REPRESENTATIVE.update({"metrics_aggregator": "payment_succeeded", "admin": "metrics"})
+PLANNED += ("metrics_aggregator", "admin")

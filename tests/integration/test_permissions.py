@@ -38,9 +38,11 @@ HANDLERS = {"orders": "OrdersFunction", "checkout": "CheckoutFunction", "refund"
             "payment_callback": "PaymentCallbackFunction", "refund_callback": "RefundCallbackFunction",
             "subscription_callback": "SubscriptionCallbackFunction", "renewal_callback": "RenewalCallbackFunction",
             "event_publisher": "EventPublisherFunction", "on_order_paid": "OnOrderPaidFunction",
-            "live_connect": "LiveConnectFunction", "live_notify": "LiveNotifyFunction"}
+            "live_connect": "LiveConnectFunction", "live_notify": "LiveNotifyFunction",
+            "metrics_aggregator": "MetricsAggregatorFunction", "admin": "AdminFunction"}
 
 EVENTS_AND_LIVE = ("EventPublisherFunction", "OnOrderPaidFunction", "LiveConnectFunction", "LiveNotifyFunction")
+NUMBERS = ("MetricsAggregatorFunction", "AdminFunction")  # no Stripe either
 
 # Granted for paths a passing scenario does not take: a failure path of record-first (a Stripe refusal releasing
 # what was reserved), an idempotency record deleted after a 5xx, and Powertools' fallback read of a kept answer
@@ -128,14 +130,15 @@ class Recorder:
 def recorder(monkeypatch, orders_handler, checkout_handler, refund_handler, subscribe_handler,
              cancel_subscription_handler, payment_callback_handler, refund_callback_handler,
              subscription_callback_handler, renewal_callback_handler, event_publisher_handler, on_order_paid_handler,
-             live_connect_handler, live_notify_handler):
+             live_connect_handler, live_notify_handler, metrics_aggregator_handler, admin_handler):
     recorder = Recorder()
     modules = {"orders": orders_handler, "checkout": checkout_handler, "refund": refund_handler,
                "subscribe": subscribe_handler, "cancel_subscription": cancel_subscription_handler,
                "payment_callback": payment_callback_handler, "refund_callback": refund_callback_handler,
                "subscription_callback": subscription_callback_handler, "renewal_callback": renewal_callback_handler,
                "event_publisher": event_publisher_handler, "on_order_paid": on_order_paid_handler,
-               "live_connect": live_connect_handler, "live_notify": live_notify_handler}
+               "live_connect": live_connect_handler, "live_notify": live_notify_handler,
+               "metrics_aggregator": metrics_aggregator_handler, "admin": admin_handler}
     for folder, module in modules.items():
         monkeypatch.setattr(module, "lambda_handler", recorder.wrap(HANDLERS[folder], module.lambda_handler))
     monkeypatch.setattr(BaseClient, "_make_api_call", lambda client, op, params: recorder.call(client, op, params))
@@ -259,7 +262,7 @@ def test_each_callback_reads_only_its_own_signing_secret_and_the_api_key_only_if
             assert env["STRIPE_WEBHOOK_SECRET_ARN"] == {"Ref": own[function]}
         else:
             # the API functions call Stripe; the functions of events and live status never do
-            expected = set() if function in EVENTS_AND_LIVE else {"StripeSecretArn"}
+            expected = set() if function in EVENTS_AND_LIVE + NUMBERS else {"StripeSecretArn"}
             assert "STRIPE_WEBHOOK_SECRET_ARN" not in env
         assert readable == expected, function
         assert ("STRIPE_SECRET_ARN" in env) == ("StripeSecretArn" in expected), function
@@ -326,6 +329,19 @@ def _events_and_live_scenario(published, monkeypatch):
     module("live_notify").lambda_handler(paid, LambdaContext(function_name="LiveNotifyFunction"))
     module("live_connect").lambda_handler(websocket_event("$disconnect", "conn-1", authorizer=authorizer),
                                           LambdaContext(function_name="LiveConnectFunction"))
+    _numbers_scenario(events, module)
+
+
+def _numbers_scenario(events, module):
+    """Every published event counted, then delivered again (each a duplicate); an admin reads the numbers."""
+    from devstack.lambda_context import LambdaContext
+    from tests.support.api import call
+
+    for _ in range(2):
+        for event in events:
+            module("metrics_aggregator").lambda_handler(event, LambdaContext(function_name="MetricsAggregatorFunction"))
+    answer = call(module("admin"), "GET", "/admin/metrics", user=ADMIN, admin=True, query={"currency": "usd"})
+    assert answer.status == 200 and answer.body["payments"]["succeeded"] >= 1, answer.body
 
 
 def test_the_live_authorizer_reads_no_table_and_no_secret():

@@ -129,9 +129,9 @@ def _currency(entity: Mapping[str, Any]) -> str:
 
 def _amount(entity: Mapping[str, Any]) -> int:
     value = entity.get("amount")
-    if not _is_amount(value):
+    if not isinstance(value, int) or not _is_amount(value):
         raise UnreadableEvent("amount must be a non-negative integer")
-    return int(value)
+    return value
 
 
 def _is_amount(value: Any) -> bool:

@@ -164,7 +164,7 @@ def test_the_request_reads_its_dates_and_currency():
     assert (default.first, default.last) == (date(2026, 10, 22), TODAY)
     early = MetricsRequest.from_query({"currency": "usd", "to": "2025-11-25"}, TODAY)
     assert early.first == date(2025, 11, 20)  # the window's first day, not 30 days back
-    with pytest.raises(InvalidField, match="^from:"):
+    with pytest.raises(InvalidField, match=r"^from:"):
         MetricsRequest.from_query({"currency": "usd", "from": "2025-11-19"}, TODAY)
     assert MetricsRequest.from_query({"currency": "usd", "from": "2025-11-20"}, TODAY).first == date(2025, 11, 20)
 
