@@ -4,10 +4,10 @@
 
 1. **MetricsAggregatorFunction, per event** (moto, in this process): DynamoDB calls and the request units DynamoDB
    would charge (``bench/capacity.py``) for a payment event delivered first and again, and for a subscription event.
-2. **AdminFunction**: ``GET /admin/metrics`` over a full window (367 days, every shard of every day filled, and the
+2. **AdminFunction**: ``GET /admin/metrics`` over a full window (366 days, every shard of every day filled, and the
    levels): DynamoDB calls, items and bytes the one Query reads, read units.
-3. **Cold start** of the aggregator, process start to the first answer of its sample event, with the ``sam build`` output
-   (the layer as ``/opt/python``, the function as ``/var/task``, the runtime's boto3/botocore, no ``.pyc`` written,
+3. **Cold start** of the aggregator, process start to the first answer of its sample event, with the ``sam build``
+   output (the layer as ``/opt/python``, the function as ``/var/task``, the runtime's boto3/botocore, no ``.pyc`` written,
    tracing off), DynamoDB answered by a loopback stand-in; against a floor run just before each run (botocore
    imported, a DynamoDB client made, one call to the same stand-in). Its sample is an EventBridge event, which
    ``bench/run.py``'s probe (HTTP and webhook answers) does not serve; it measures ``AdminFunction``'s.
@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -45,8 +44,8 @@ def _delivery(detail_type: str, **detail: Any) -> dict[str, Any]:
 
 
 def calls_and_capacity() -> dict[str, Any]:
-    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1",
-                       "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
+    os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
                        "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"})
     for name in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"):
         os.environ.pop(name, None)
@@ -110,7 +109,7 @@ def calls_and_capacity() -> dict[str, Any]:
 class _StandIn(BaseHTTPRequestHandler):
     """DynamoDB's answers for the one call each sample makes (an empty Query, a committed transaction)."""
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
         target = self.headers.get("x-amz-target", "")
         body = b'{"Items":[],"Count":0,"ScannedCount":0}' if target.endswith(".Query") else b"{}"
