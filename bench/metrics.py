@@ -7,8 +7,8 @@
 2. **AdminFunction**: ``GET /admin/metrics`` over a full window (366 days, every shard of every day filled, and the
    levels): DynamoDB calls, items and bytes the one Query reads, read units.
 3. **Cold start** of the aggregator, process start to the first answer of its sample event, with the ``sam build``
-   output (the layer as ``/opt/python``, the function as ``/var/task``, the runtime's boto3/botocore, no ``.pyc`` written,
-   tracing off), DynamoDB answered by a loopback stand-in; against a floor run just before each run (botocore
+   output (the layer as ``/opt/python``, the function as ``/var/task``, the runtime's boto3/botocore, no ``.pyc``
+   written, tracing off), DynamoDB answered by a loopback stand-in; against a floor run just before each run (botocore
    imported, a DynamoDB client made, one call to the same stand-in). Its sample is an EventBridge event, which
    ``bench/run.py``'s probe (HTTP and webhook answers) does not serve; it measures ``AdminFunction``'s.
 """
@@ -30,7 +30,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 # AdminFunction answers an HTTP API request: ``make bench`` (bench/run.py) measures its cold start with the others'.
-SAMPLES = {"MetricsAggregatorFunction": ("metrics_aggregator", "events/metrics_aggregator/payment_succeeded.json")}
+SAMPLES = {"MetricsAggregatorFunction": "events/metrics_aggregator/payment_succeeded.json"}
 TARGET = 1.8
 
 
@@ -45,8 +45,9 @@ def _delivery(detail_type: str, **detail: Any) -> dict[str, Any]:
 
 def calls_and_capacity() -> dict[str, Any]:
     os.environ.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-                       "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"})
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                       "POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true",
+                       "POWERTOOLS_LOG_LEVEL": "ERROR"})
     for name in ("AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL"):
         os.environ.pop(name, None)
     import boto3
@@ -155,7 +156,7 @@ def cold_starts(build_dir: Path, runs: int) -> dict[str, tuple[float, float, flo
         with tempfile.TemporaryDirectory() as scratch:
             runtime = runtime_dir(python, Path(scratch))
             native = _native_stand_ins(python, Path(scratch))
-            for logical_id, (folder, sample) in SAMPLES.items():
+            for logical_id, sample in SAMPLES.items():
                 task = build_dir / logical_id
                 event = str(REPO / sample)
                 env = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1",
