@@ -19,6 +19,7 @@ import yaml
 from devstack.lambda_context import LambdaContext
 from devstack.lambda_events import load_event
 from devstack.template import REPO_ROOT
+from tests.integration.test_one_time_payment_e2e import confirm
 from tests.support.api import ADMIN, ALICE, call, get_order
 from tests.support.calls import SerializedRequests
 from tests.support.events import PublishedEvents
@@ -86,16 +87,6 @@ def _until(live, check, what):
     assert live.wait_for(lambda _: check()), what
 
 
-def _pay(stripe_env, client_secret, payment_method="pm_card_visa"):
-    client = stripe_env.client()
-    intent_id = client_secret.split("_secret_")[0]
-    client.v1.payment_intents.update(intent_id, {"payment_method": payment_method})
-    try:
-        return client.v1.payment_intents.confirm(intent_id)
-    except Exception as error:  # a decline is an answer too
-        return error
-
-
 @pytest.mark.emulator
 def test_a_scripted_day_adds_up_to_what_was_done_and_a_redelivered_batch_changes_nothing(
         live, stripe_env, catalog, monkeypatch, event_publisher_handler, orders_handler, checkout_handler,
@@ -112,14 +103,14 @@ def test_a_scripted_day_adds_up_to_what_was_done_and_a_redelivered_batch_changes
     # A payment that succeeds
     first = order_of(shirt)
     paid = call(checkout_handler, "POST", "/checkout", body={"orderId": first["orderId"]}).body
-    _pay(stripe_env, paid["clientSecret"])
+    confirm(stripe_env, paid["clientSecret"], "pm_card_visa")
     _until(live, lambda: status(first["orderId"])["status"] == "paid", "the first order was never paid")
     # A declined card, then another card on the same order
     second = order_of(shirt)
     retried = call(checkout_handler, "POST", "/checkout", body={"orderId": second["orderId"]}).body
-    _pay(stripe_env, retried["clientSecret"], "pm_card_chargeCustomerFail")
+    confirm(stripe_env, retried["clientSecret"], "pm_card_chargeCustomerFail")
     _until(live, lambda: status(second["orderId"])["payments"][0]["status"] == "failed", "the decline never landed")
-    _pay(stripe_env, retried["clientSecret"])
+    confirm(stripe_env, retried["clientSecret"], "pm_card_visa")
     _until(live, lambda: status(second["orderId"])["status"] == "paid", "the second order was never paid")
     # A partial refund of the first
     refund = call(refund_handler, "POST", "/refunds", user=ADMIN, admin=True,
@@ -131,7 +122,7 @@ def test_a_scripted_day_adds_up_to_what_was_done_and_a_redelivered_batch_changes
     assert member["items"][0]["interval"] == "month" and member["items"][0]["intervalCount"] == 1
     started = call(subscribe_handler, "POST", "/subscriptions",
                    body={"orderId": member["orderId"], "priceId": pro.id}).body
-    _pay(stripe_env, started["clientSecret"])
+    confirm(stripe_env, started["clientSecret"], "pm_card_visa")
     _until(live, lambda: status(member["orderId"])["status"] == "paid"
            and (status(member["orderId"])["subscription"] or {}).get("status") == "active", "never active")
 
