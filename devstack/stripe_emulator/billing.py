@@ -62,9 +62,12 @@ signed to the registered webhooks). They are emitted in Stripe's order, but loca
 
 Limits: no clock (``advance`` moves the billing period, not time: invoice ``created`` stays the wall
 clock), no automatic retries, dunning, ``unpaid`` or ``incomplete_expired`` by time
-(``next_payment_attempt`` is null); no trials, proration, plan/quantity changes, coupons, taxes, customer
-balance or pending invoice items on these invoices; ``payment_behavior`` ``error_if_incomplete`` and
-``pending_if_incomplete`` are refused, like every parameter not listed above (400 naming it).
+(``next_payment_attempt`` is null); no quantity changes, taxes, customer balance or invoice items on these
+invoices; ``payment_behavior`` ``error_if_incomplete`` and ``pending_if_incomplete`` are refused, like every
+parameter not listed above (400 naming it). Trials, discounts, plan changes with proration and the invoice
+preview are extension 15 (:mod:`devstack.stripe_emulator.billing_terms`), which ``_create``, ``_api_update_billing``
+and ``_advance`` call into (``trial_period_days``, ``trial_settings``, ``discounts``; ``items``,
+``proration_behavior``, ``proration_date``).
 3-D Secure cards at renewal leave the invoice open with ``invoice.payment_action_required`` (the
 subscription goes ``past_due``). Subscriptions created with legacy ``items[].plan`` only are still
 localstripe's own. Events say ``api_version: 2017-08-15`` (localstripe stamps it) though their objects

@@ -18,7 +18,8 @@ plan changes with proration, and the invoice preview. Builds on :mod:`devstack.s
   invoice uses up a ``once`` coupon, as on Stripe.
 - **Plan changes**: ``POST /v1/subscriptions/{id}`` with ``items: [{id, price}]`` (the item re-priced; the same
   currency and interval), ``proration_behavior`` (``create_prorations``, Stripe's default; ``none``;
-  ``always_invoice``) and ``proration_date`` (within the current period; default now). The proration is Stripe's,
+  ``always_invoice``) and ``proration_date`` (default now; the emulator has no clock, so a date outside the
+  current period, as after ``advance``, is taken as its start or end). The proration is Stripe's,
   to the second: a credit of the old price and a charge of the new one for the part of the period after
   ``proration_date``, each rounded half up ("Unused time on ...", "Remaining time on ...", ``proration: true``).
   ``create_prorations`` keeps them for the next ``subscription_cycle`` invoice; ``always_invoice`` makes a
@@ -199,12 +200,13 @@ def check_change(sub: BillingSubscription, items: Any, proration_behavior: Any, 
     proration = proration_behavior or "create_prorations"
     if proration not in PRORATIONS:
         raise invalid("proration_behavior", "proration_behavior must be create_prorations, none or always_invoice.")
-    start, end = sub.current_period_start, sub.current_period_end
-    at = as_int(proration_date, "proration_date") if proration_date not in (None, "") else int(time.time())
-    if not start <= at <= end:
-        raise invalid("proration_date", "proration_date must be within the subscription's current period.")
     if items in (None, ""):
         return None
+    # No clock: a period moved past now by advance() is prorated from its start (a date before it, as Stripe's
+    # "within the current period" rule would refuse, is taken as that start; one after its end as its end).
+    start, end = sub.current_period_start, sub.current_period_end
+    at = as_int(proration_date, "proration_date") if proration_date not in (None, "") else int(time.time())
+    at = min(max(at, start), end)
     if sub.status in ("canceled", "incomplete_expired", "paused"):
         raise stripe_error(400, f"A {sub.status} subscription's items cannot be changed.", param="items")
     if not isinstance(items, list) or len(items) != 1 or not isinstance(items[0], dict):

@@ -15,6 +15,7 @@ confirmed card to itself. Here, as on Stripe:
 - ``POST /v1/payment_methods/{id}/attach`` sends ``payment_method.attached``; ``/detach`` refuses a card that is
   not attached (400), sends ``payment_method.detached``, and unsets the customer's
   ``invoice_settings.default_payment_method`` when it was that card.
+- An unknown payment method is Stripe's 404 ``resource_missing`` (localstripe's 404 has no code).
 - ``POST /v1/customers/{id}`` with ``invoice_settings[default_payment_method]`` refuses a card that is not the
   customer's (400 ``resource_missing`` on that parameter), as Stripe does.
 
@@ -28,6 +29,7 @@ import functools
 from typing import Any
 
 from localstripe import resources
+from localstripe.errors import UserError
 from localstripe.resources import Customer, PaymentMethod, SetupIntent, store
 
 from devstack.stripe_emulator.common import as_str, emit, invalid, stripe_error
@@ -108,6 +110,19 @@ def _detach(cls, id, **kwargs):
 _ORIGINAL_DETACH: Any = None
 
 
+def _retrieve(original):
+    def retrieve(cls, id):
+        try:
+            return original.__func__(cls, id)
+        except UserError as error:
+            if error.code != 404:
+                raise
+            raise stripe_error(404, f"No such PaymentMethod: '{id}'", code="resource_missing",
+                               param="payment_method") from None
+
+    return classmethod(retrieve)
+
+
 def _customer_default(original):
     def update(cls, id, **data):
         settings = data.get("invoice_settings")
@@ -126,6 +141,7 @@ def install() -> None:
     """Extension 16. Before ``localstripe.server`` is imported: it binds ``resources.extra_apis`` to routes then."""
     global _ORIGINAL_DETACH
     _setup_intent_params()
+    PaymentMethod._api_retrieve = _retrieve(PaymentMethod._api_retrieve)
     _ORIGINAL_DETACH = PaymentMethod._api_detach
     PaymentMethod._api_attach = _attach(PaymentMethod._api_attach)
     PaymentMethod._api_detach = classmethod(_detach)
