@@ -14,6 +14,7 @@ from payments.data import store
 from payments.data.models import CustomerRecord
 from tests.support.api import ALICE, call
 from tests.support.invoke import invoke
+from tests.support.openapi import assert_documented
 from tests.support.subscriptions import given_started_subscription
 
 SURROGATE = "\ud800"
@@ -42,7 +43,14 @@ def handlers(billing_handler, cancel_subscription_handler, subscribe_handler, ch
 def raw(handler, method, route, body_text, path=None, user=ALICE):
     event = http_api_event(method, route, claims=user_claims(user) if user else None, path_params=path, body="{}")
     event["body"] = body_text
-    return invoke(handler, event)
+    answer = invoke(handler, event)
+    assert_documented(answer, method, route)
+    return answer
+
+
+def documented(answer, method, route):
+    assert_documented(answer, method, route)
+    return answer
 
 
 def assert_error(answer, status, code=None):
@@ -54,7 +62,8 @@ def assert_error(answer, status, code=None):
 
 @pytest.mark.parametrize(("folder", "method", "route", "path"), ROUTES)
 def test_no_identity_is_401(aws, handlers, folder, method, route, path):
-    assert_error(call(handlers[folder], method, route, user=None, path=path, body={}), 401, "unauthenticated")
+    answer = documented(call(handlers[folder], method, route, user=None, path=path, body={}), method, route)
+    assert_error(answer, 401, "unauthenticated")
 
 
 BAD_BODIES = [None, "", "{", "[]", "5", json.dumps({"x": SURROGATE}), json.dumps({"returnUrl": 5, "priceId": 5}),
@@ -75,7 +84,7 @@ def test_bad_bodies_are_a_400_never_a_500(aws, handlers, folder, method, route, 
     ({"returnUrl": "javascript:alert(1)"}, "invalid_field", "returnUrl"),
 ])
 def test_bad_portal_requests_are_400(aws, billing_handler, body, code, field):
-    answer = call(billing_handler, "POST", "/billing-portal", body=body)
+    answer = documented(call(billing_handler, "POST", "/billing-portal", body=body), "POST", "/billing-portal")
     assert_error(answer, 400, code)
     if field:
         assert answer.body["error"]["message"].startswith(f"{field}: ")
@@ -83,6 +92,7 @@ def test_bad_portal_requests_are_400(aws, billing_handler, body, code, field):
 
 def test_the_portal_needs_a_billing_account(aws, billing_handler):
     answer = call(billing_handler, "POST", "/billing-portal", body={"returnUrl": "https://shop.example/account"})
+    assert_documented(answer, "POST", "/billing-portal")
     assert_error(answer, 404, "no_customer")
 
 
@@ -91,16 +101,18 @@ def test_the_portal_is_the_callers_own_customers(aws, stripe_env, billing_handle
     customer = stripe_env.client().v1.customers.create({"metadata": {"userId": ALICE}})
     store.put(CustomerRecord(ALICE, stripe_customer_id=customer.id, created_at=now_iso()))
     answer = call(billing_handler, "POST", "/billing-portal", body={"returnUrl": "https://shop.example/account"})
+    assert_documented(answer, "POST", "/billing-portal")
     assert answer.status == 201 and set(answer.body) == {"url"}, answer.body
-    session = stripe_env.client().v1.billing_portal.sessions  # the page it opens lists the customer's plans
-    with urllib.request.urlopen(answer.body["url"], timeout=10) as page:
+    session_id = answer.body["url"].rsplit("/", 1)[-1]
+    assert session_id.startswith("bps_") and answer.body["url"].startswith(stripe_env.url)
+    with urllib.request.urlopen(answer.body["url"], timeout=10) as page:  # noqa: S310 (the emulator, http)
         assert page.status == 200 and b"Your plan" in page.read()
-    assert session is not None
 
 
 @pytest.mark.parametrize("payment_method", ["card_1", "pm_", "x" * 200, 5])
 def test_a_payment_method_id_that_is_not_one_is_a_400_at_checkout(aws, checkout_handler, payment_method):
     answer = call(checkout_handler, "POST", "/checkout", body={"orderId": "ord_1", "paymentMethodId": payment_method})
+    assert_documented(answer, "POST", "/checkout")
     assert_error(answer, 400, "invalid_field")
     assert answer.body["error"]["message"].startswith("paymentMethodId: ")
 
@@ -116,7 +128,7 @@ def test_a_saved_card_pays_in_payment_intent_mode_only(aws, checkout_handler):
 @pytest.mark.parametrize("payment_method", ["nope", "pm_1QEXAMPLE", "seti_1"])
 def test_a_payment_method_path_that_is_not_the_callers_is_404(aws, billing_handler, route, payment_method):
     method = "DELETE" if route.endswith("}") else "POST"
-    answer = call(billing_handler, method, route, path={"paymentMethodId": payment_method})
+    answer = documented(call(billing_handler, method, route, path={"paymentMethodId": payment_method}), method, route)
     assert_error(answer, 404, "payment_method_not_found")
 
 
@@ -133,6 +145,7 @@ def test_a_payment_method_path_that_is_not_the_callers_is_404(aws, billing_handl
 ])
 def test_bad_subscription_terms_are_400_naming_the_field(aws, subscribe_handler, terms, code, field):
     answer = call(subscribe_handler, "POST", "/subscriptions", body={"orderId": "ord_1", "priceId": "price_1", **terms})
+    assert_documented(answer, "POST", "/subscriptions")
     assert_error(answer, 400, code)
     assert answer.body["error"]["message"].startswith(f"{field}: ")
 
@@ -142,8 +155,8 @@ def test_bad_subscription_terms_are_400_naming_the_field(aws, subscribe_handler,
 def test_a_plan_change_of_a_subscription_that_is_not_the_callers_is_404(aws, cancel_subscription_handler, route):
     _, owned = given_started_subscription(user="user-bob", status="active")
     for rid in ("nope", RID, owned.recurring_payment_id):
-        answer = call(cancel_subscription_handler, "POST", route, path={"recurringPaymentId": rid},
-                      body={"priceId": "price_other"})
+        answer = documented(call(cancel_subscription_handler, "POST", route, path={"recurringPaymentId": rid},
+                                 body={"priceId": "price_other"}), "POST", route)
         assert_error(answer, 404, "subscription_not_found")
 
 
@@ -151,4 +164,5 @@ def test_a_subscription_still_starting_cannot_change(aws, cancel_subscription_ha
     _, starting = given_started_subscription(status="incomplete")
     answer = call(cancel_subscription_handler, "POST", "/subscriptions/{recurringPaymentId}/change",
                   path={"recurringPaymentId": starting.recurring_payment_id}, body={"priceId": "price_other"})
+    assert_documented(answer, "POST", "/subscriptions/{recurringPaymentId}/change")
     assert_error(answer, 409, "subscription_not_changeable")

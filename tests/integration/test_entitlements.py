@@ -15,6 +15,7 @@ from payments.data.models import CustomerRecord
 from tests.support.api import ALICE, BOB, call
 from tests.support.billing import active_subscription, plan, record
 from tests.support.invoke import invoke
+from tests.support.openapi import assert_documented
 
 T0 = int(time.time()) - 3600
 CUSTOMER = "cus_1QEXAMPLEALICE0001"
@@ -44,6 +45,7 @@ def alice_customer(aws):
 
 def entitlements(billing_handler, user=ALICE):
     answer = call(billing_handler, "GET", "/entitlements", user=user)
+    assert_documented(answer, "GET", "/entitlements")
     assert answer.status == 200, answer.body
     return answer.body["entitlements"]
 

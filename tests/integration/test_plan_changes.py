@@ -16,6 +16,7 @@ from tests.support.api import BOB, call, get_order
 from tests.support.billing import active_subscription, order, plan, record, until
 from tests.support.calls import SerializedRequests
 from tests.support.invoke import invoke
+from tests.support.openapi import assert_documented
 from tests.support.races import race
 
 pytestmark = pytest.mark.emulator
@@ -24,11 +25,15 @@ CHANGE, PREVIEW = "/subscriptions/{recurringPaymentId}/change", "/subscriptions/
 
 
 def change(handler, rid, body, **kwargs):
-    return call(handler, "POST", CHANGE, path={"recurringPaymentId": rid}, body=body, **kwargs)
+    answer = call(handler, "POST", CHANGE, path={"recurringPaymentId": rid}, body=body, **kwargs)
+    assert_documented(answer, "POST", CHANGE)
+    return answer
 
 
 def preview(handler, rid, body, **kwargs):
-    return call(handler, "POST", PREVIEW, path={"recurringPaymentId": rid}, body=body, **kwargs)
+    answer = call(handler, "POST", PREVIEW, path={"recurringPaymentId": rid}, body=body, **kwargs)
+    assert_documented(answer, "POST", PREVIEW)
+    return answer
 
 
 def orders_of_kind(orders_handler, kind):
@@ -168,6 +173,7 @@ def test_refusals_before_stripe_is_asked(stripe_env, catalog, plans, started, ca
     for body, user, status, code in cases:
         answer = call(cancel_subscription_handler, "POST", route, path={"recurringPaymentId": rid}, body=body,
                       **({"user": user} if user else {}))
+        assert_documented(answer, "POST", route)
         assert (answer.status, answer.error_code) == (status, code), (body, answer.body)
     assert record(rid).price_id == basic.id and record(rid).pending_change is None
 

@@ -7,8 +7,17 @@ import pytest
 
 from payments.data import store
 from payments.data.models import CustomerRecord, PaymentRecord
-from tests.support.api import ALICE, BOB, admin_order, call, get_order
+from tests.support import api
+from tests.support.api import ALICE, BOB, admin_order, get_order
 from tests.support.billing import confirm_setup, until
+from tests.support.openapi import assert_documented
+
+
+def call(handler, method, route, **kwargs):
+    """Every answer of these routes is one openapi.yaml documents, body and status."""
+    answer = api.call(handler, method, route, **kwargs)
+    assert_documented(answer, method, route)
+    return answer
 
 pytestmark = pytest.mark.emulator
 

@@ -22,8 +22,13 @@ def subscription_order(orders_handler: Any, price_id: str, user: str = ALICE) ->
 
 
 def subscribe(subscribe_handler: Any, order: dict[str, Any], price_id: str, user: str = ALICE, **terms: Any) -> Any:
-    return call(subscribe_handler, "POST", "/subscriptions", user=user,
-                body={"orderId": order["orderId"], "priceId": price_id, **terms})
+    """``POST /subscriptions``; its answer is one openapi.yaml documents."""
+    from tests.support.openapi import assert_documented
+
+    answer = call(subscribe_handler, "POST", "/subscriptions", user=user,
+                  body={"orderId": order["orderId"], "priceId": price_id, **terms})
+    assert_documented(answer, "POST", "/subscriptions")
+    return answer
 
 
 def confirm_payment(emulator: Any, client_secret: str, payment_method: str = "pm_card_visa") -> Any:
