@@ -23,10 +23,10 @@ WEB = {"mode": "checkout_session", "successUrl": "https://shop.example/ok", "can
 
 
 def stripes_events(emulator, session) -> list[dict]:
-    """Every event Stripe sent about this purchase, in the order it sent them (the list is newest first)."""
+    """Every event Stripe sent about this purchase, in the order it sent them (the emulator lists them so)."""
     ids = {session.id, session.subscription, session.invoice}
     events = emulator.client().v1.events.list({"limit": 100}).data
-    mine = [json.loads(json.dumps(e.to_dict(), default=str)) for e in reversed(events) if e.type in ENDPOINTS]
+    mine = [json.loads(json.dumps(e.to_dict(), default=str)) for e in events if e.type in ENDPOINTS]
     return [e for e in mine if ids & {e["data"]["object"].get("id"), e["data"]["object"].get("subscription")}]
 
 
@@ -92,7 +92,7 @@ def test_an_expired_session_frees_the_order_for_a_new_one(aws, stripe_env, catal
     first = subscribe(subscribe_handler, placed, price.id, **WEB).body
     session_id = first["checkoutUrl"].rsplit("/", 1)[-1]
     stripe_env.client().v1.checkout.sessions.expire(session_id)
-    expired = next(e for e in reversed(stripe_env.client().v1.events.list({"limit": 100}).data)
+    expired = next(e for e in stripe_env.client().v1.events.list({"limit": 100}).data
                    if e.type == "checkout.session.expired" and e.data.object.id == session_id)
     event = json.loads(json.dumps(expired.to_dict(), default=str))
     answer = invoke(payment_callback_handler, signed_webhook_event(event, LOCAL_WEBHOOK_SECRETS["payment"]))
