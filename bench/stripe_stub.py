@@ -130,7 +130,7 @@ class StripeStub:
         return int(params.get("amount") or default)
 
     def _price(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
-        recurring = id.startswith(RECURRING_PRICE_PREFIX)
+        recurring = id.startswith(RECURRING_PRICE_PREFIX) or id in RECURRING_SAMPLE_PRICES
         return 200, self._new("price", "price", id, active=True, currency="usd", unit_amount=999 if recurring else 1999,
                               type="recurring" if recurring else "one_time",
                               recurring={"interval": "month", "interval_count": 1, "usage_type": "licensed",
@@ -206,6 +206,7 @@ class StripeStub:
 
     def _billing_routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., tuple[int, dict[str, Any]]]]]:
         return [
+            ("GET", re.compile(r"/v1/customers/search"), self._customer_search),
             ("GET", re.compile(r"/v1/promotion_codes"), self._promotion_codes),
             ("POST", re.compile(r"/v1/invoices/create_preview"), self._invoice_preview),
             ("POST", re.compile(r"/v1/setup_intents"), self._setup_intent),
@@ -218,6 +219,11 @@ class StripeStub:
             ("POST", re.compile(r"/v1/billing_portal/sessions"), self._portal_session),
             ("GET", re.compile(r"/v1/entitlements/active_entitlements"), self._active_entitlements),
         ]
+
+    def _customer_search(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """No customer made earlier for the user: the subscribe samples then create one."""
+        return 200, {"object": "search_result", "url": "/v1/customers/search", "has_more": False, "next_page": None,
+                     "data": []}
 
     def _promotion_codes(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         coupon = self._new("coupon", "coupon", "COUPON25", percent_off=25, amount_off=None, valid=True,
@@ -272,6 +278,8 @@ class StripeStub:
                      "data": [entitlement]}
 
 
+# The recurring prices of the bench's samples (devstack.make_sample_events), besides the prefix above.
+RECURRING_SAMPLE_PRICES = frozenset({"price_1MoBy5LkdIwHu7ixMonthly", "price_1MoBy5LkdIwHu7ixPlus"})
 # The saved card of the bench's samples and the customer it is attached to (devstack.make_sample_events).
 SAVED_CARD_ID = "pm_1QEXAMPLE0000000000000002"
 SAVED_CARD_CUSTOMER = "cus_1QEXAMPLE00000000001"

@@ -74,8 +74,10 @@ def _view(method: StripePaymentMethod, default_id: str | None) -> dict[str, Any]
             "expYear": method.exp_year, "default": method.id == default_id}
 
 
-def _listing(customer_id: str) -> dict[str, Any]:
-    default_id = stripe_api.retrieve_customer(customer_id).default_payment_method_id
+def _listing(customer_id: str, default_id: str | None = None, *, known: bool = False) -> dict[str, Any]:
+    """The customer's cards; ``known``: ``default_id`` is the customer's default already (no need to read it)."""
+    if not known:
+        default_id = stripe_api.retrieve_customer(customer_id).default_payment_method_id
     return {"paymentMethods": [_view(m, default_id) for m in stripe_api.list_payment_methods(customer_id)]}
 
 
@@ -88,10 +90,10 @@ def set_default(caller: Caller, payment_method_id: str) -> dict[str, Any]:
     method = require_own(caller, payment_method_id)
     customer_id = method.customer_id or ""
     # An update, not a create: a fresh key per request, so "A, then B, then A again" is not replayed as the first.
-    stripe_api.set_default_payment_method(customer_id, method.id,
-                                          idempotency_key=f"{caller.user_id}:default:{new_id('req')}")
+    updated = stripe_api.set_default_payment_method(customer_id, method.id,
+                                                    idempotency_key=f"{caller.user_id}:default:{new_id('req')}")
     count("PaymentMethodDefaultSet")
-    return _listing(customer_id)
+    return _listing(customer_id, updated.default_payment_method_id, known=True)
 
 
 def delete(caller: Caller, payment_method_id: str) -> None:
