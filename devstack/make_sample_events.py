@@ -485,7 +485,7 @@ def billing_samples() -> dict[str, dict[str, Any]]:
 
 def billing_callback_samples() -> dict[str, dict[str, Any]]:
     summary = stripe_object(
-        "entitlements.active_entitlement_summary", customer=STRIPE_CUSTOMER_ID,
+        "entitlements.active_entitlement_summary", customer=STRIPE_CUSTOMER_ID, livemode=False,
         entitlements={"object": "list", "has_more": False, "url": "/v1/entitlements/active_entitlements", "data": [
             {"id": "ent_test_61QEXAMPLE0000000000000001", "object": "entitlements.active_entitlement",
              "feature": FEATURE_ID, "livemode": False, "lookup_key": "pro-reports"}]})

@@ -1,5 +1,5 @@
 // The plans view of the demo page (see index.html): billing through the HTTP API, as an app would do it.
-// Uses app.js's `state` (token, Stripe.js, the card Element), `api`, `money`, `errorText`, `$` and `refreshOrder`.
+// Uses app.js's `state` (token, Stripe.js), `api`, `money`, `errorText`, `$`, `renderOrder` and `refreshOrder`.
 //
 // * Subscribe: POST /orders (one recurring price) -> POST /subscriptions {trialDays?, promotionCode?} ->
 //   confirmCardPayment (the first invoice) or, for a trial, confirmCardSetup (the card for the trial's end).
@@ -11,6 +11,7 @@
 'use strict';
 
 const plans = {
+  card: null,     // the plans view's own card Element (the payment form's is hidden until an order is chosen)
   preview: null,  // {subscription, plan, prorationDate}
 };
 
@@ -84,7 +85,7 @@ async function subscribe(plan) {
     return;
   }
   const {clientSecret, clientSecretType} = started.body;
-  const card = {payment_method: {card: state.card}};
+  const card = {payment_method: {card: plans.card}};
   const {error} = clientSecretType === 'setup_intent'
     ? await state.stripe.confirmCardSetup(clientSecret, card)
     : await state.stripe.confirmCardPayment(clientSecret, card);
@@ -240,7 +241,7 @@ async function saveCard() {
     plansMessage(`Could not save a card: ${errorText(answer)}`, 'error');
     return;
   }
-  const {error} = await state.stripe.confirmCardSetup(answer.body.clientSecret, {payment_method: {card: state.card}});
+  const {error} = await state.stripe.confirmCardSetup(answer.body.clientSecret, {payment_method: {card: plans.card}});
   plansMessage(error ? (error.message || 'The card was not saved.') : 'Card saved.', error ? 'error' : 'paid');
   await loadCards();
 }
@@ -258,6 +259,10 @@ async function loadBilling() {
 }
 
 document.addEventListener('demo:signed-in', () => {
+  if (!plans.card) {
+    plans.card = state.stripe.elements().create('card');
+    plans.card.mount('#plan-card-element');
+  }
   renderPlans();
   loadBilling();
 });

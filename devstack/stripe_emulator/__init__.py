@@ -61,7 +61,8 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
 10. **Stripe.js stand-in, extended.** ``GET /js.stripe.com/v3/`` serves localstripe's stand-in followed
    by ``devstack/stripe_js/stripe-v3-extension.js`` (read on every request), which adds what a real
    card integration calls: ``createPaymentMethod``, ``confirmCardPayment(secret, {payment_method:
-   {card: element}})`` (decline and 3-D Secure included) and ``retrievePaymentIntent``, with Stripe.js's
+   {card: element}})`` (decline and 3-D Secure included), ``confirmCardSetup`` (a card saved as
+   ``createPaymentMethod`` makes it) and ``retrievePaymentIntent``, with Stripe.js's
    signatures and results. A page written for https://js.stripe.com/v3/ runs unchanged against it.
 11. **Publishable-key calls, as Stripe.js makes them.** Besides localstripe's own (tokens, sources,
    ``_authenticate``), these accept the publishable key (``key=pk_...`` in the form or query) instead

@@ -8,10 +8,18 @@ import re
 
 import pytest
 
-from tests.tooling.test_checkout_page import VISA, WEBHOOK_TIMEOUT_MS, browser, enter_card, page, stack
+from tests.tooling.test_checkout_page import VISA, WEBHOOK_TIMEOUT_MS, browser, page, stack
 
 pytestmark = pytest.mark.emulator
 __all__ = ["browser", "page", "stack"]  # the browser and the local stack, shared with the checkout page's tests
+
+
+def enter_card(page, number: str) -> None:
+    """The plans view's own card form (Stripe.js's card Element)."""
+    card = "#plan-card-element input[placeholder={}]"
+    for field, value in (("number", number), ("exp_month", "12"), ("exp_year", "34"), ("cvc", "123"),
+                         ("postal_code", "10115")):
+        page.fill(card.format(field), value)
 
 
 def sign_in(page, user: str) -> None:
