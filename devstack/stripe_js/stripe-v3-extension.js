@@ -129,6 +129,17 @@
       return result.error ? {error: result.error} : {paymentMethod: result.body};
     }
 
+    // The payment method a confirm call names: {id} (made from a card Element when one is given, else as given,
+    // possibly none) or {error}.
+    async function paymentMethodOf(data) {
+      const paymentMethod = data && data.payment_method;
+      if (paymentMethod && typeof paymentMethod === 'object') {
+        const created = await createPaymentMethod(Object.assign({type: 'card'}, paymentMethod));
+        return created.error ? created : {id: created.paymentMethod.id};
+      }
+      return {id: paymentMethod};
+    }
+
     // The intent after its 3-D Secure challenge: localstripe's modal, then its _authenticate call.
     async function authenticate(intent, clientSecret) {
       const passed = await openModal('3D Secure\nDo you want to confirm or cancel?',
@@ -173,14 +184,11 @@
       if (!id) {
         return {error: {type: 'invalid_request_error', message: 'Invalid client secret.'}};
       }
-      let paymentMethod = data && data.payment_method;
-      if (paymentMethod && typeof paymentMethod === 'object') {
-        const created = await createPaymentMethod(Object.assign({type: 'card'}, paymentMethod));
-        if (created.error) {
-          return created;
-        }
-        paymentMethod = created.paymentMethod.id;
+      const chosen = await paymentMethodOf(data);
+      if (chosen.error) {
+        return chosen;
       }
+      const paymentMethod = chosen.id;
       let intent;
       if (paymentMethod) {
         const confirmed = await call('POST', `/v1/payment_intents/${id}/confirm`,
@@ -220,14 +228,11 @@
       if (!match) {
         return {error: {type: 'invalid_request_error', message: 'Invalid client secret.'}};
       }
-      let paymentMethod = data && data.payment_method;
-      if (paymentMethod && typeof paymentMethod === 'object') {
-        const created = await createPaymentMethod(Object.assign({type: 'card'}, paymentMethod));
-        if (created.error) {
-          return created;
-        }
-        paymentMethod = created.paymentMethod.id;
+      const chosen = await paymentMethodOf(data);
+      if (chosen.error) {
+        return chosen;
       }
+      const paymentMethod = chosen.id;
       const url = `/v1/setup_intents/${match[1]}/confirm`;
       const params = {key: apiKey, client_secret: clientSecret};
       let result = await call('POST', url, paymentMethod ? Object.assign({payment_method: paymentMethod}, params)
