@@ -11,8 +11,8 @@ import pytest
 from devstack.stripe_emulator_billing import advance_subscription, pay_invoice
 from payments.data import store
 from payments.data.models import CustomerRecord, OrderRecord, RecurringPaymentRecord
-from tests.support.api import ADMIN, ALICE, call, get_order
 from tests.support import billing
+from tests.support.api import ADMIN, ALICE, call, get_order
 from tests.support.billing import confirm_payment as pay_first_invoice
 from tests.support.calls import SerializedRequests
 from tests.support.races import race
