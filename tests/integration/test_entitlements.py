@@ -73,10 +73,37 @@ def test_an_older_summary_arriving_later_changes_nothing(alice_customer, deliver
     assert deliver(newer).body["result"] == "duplicate"
 
 
-def test_a_summary_of_a_customer_no_user_of_ours_has_is_ignored(alice_customer, deliver, billing_handler):
+@pytest.fixture
+def stripe_customers(monkeypatch):
+    """What Stripe says of a customer the index does not know (the rule reads it then)."""
+    from payments.billing import entitlements as rules
+    from payments.stripe.objects import StripeCustomer
+
+    known: dict[str, dict[str, str]] = {}
+    monkeypatch.setattr(rules.ENTITLEMENT_RULES[rules.SUMMARY_EVENT], "customer",
+                        lambda customer_id: StripeCustomer(customer_id, known.get(customer_id, {})))
+    return known
+
+
+@pytest.mark.parametrize("metadata", [{}, {"userId": ALICE}, {"userId": BOB}])
+def test_a_summary_of_a_customer_no_user_of_ours_holds_is_ignored(alice_customer, deliver, billing_handler,
+                                                                  stripe_customers, metadata):
+    # Given a customer whose metadata names nobody, or one of our users who does not hold it
+    stripe_customers["cus_someoneelse0001"] = metadata
     answer = deliver(summary("cus_someoneelse0001", ("reports", "feat_test_reports"), created=T0))
+    # Then it is ignored (metadata finds, our row decides)
     assert (answer.status, answer.body["result"]) == (200, "ignored")
-    assert entitlements(billing_handler) == []
+    assert entitlements(billing_handler) == [] and entitlements(billing_handler, user=BOB) == []
+
+
+def test_a_customer_the_index_does_not_know_yet_is_found_by_its_metadata_and_checked(
+        alice_customer, deliver, billing_handler, stripe_customers, monkeypatch):
+    from payments.data import customers
+
+    monkeypatch.setattr(customers, "find_user", lambda customer_id: None)  # the index lags its table
+    stripe_customers[alice_customer] = {"userId": ALICE}
+    assert deliver(summary(alice_customer, ("reports", "feat_test_reports"), created=T0)).body["result"] == "processed"
+    assert [e["lookupKey"] for e in entitlements(billing_handler)] == ["reports"]
 
 
 @pytest.mark.parametrize("case", ["same_second_disagreeing", "not_all_listed"])

@@ -10,7 +10,9 @@ The summary event's rule (``EntitlementSummaryRule``):
 
 - **Finding** the user: the summary names only the Stripe customer; the user is the one whose ``CustomersTable``
   row holds that customer (our own link, found on the ``byStripeCustomer`` index and read again consistently with
-  the ledger): metadata plays no part. A customer no user of ours has is ``ignored``.
+  the ledger). The index lags its table by a moment: a customer it does not know yet is read from Stripe, and its
+  ``metadata.userId`` names the row to read, a hint only: the row must hold that customer (``require_link``).
+  A customer no user of ours has is ``ignored``.
 - **Forward only**, by Stripe's clock: the record keeps the ``created`` of the summary it holds; an older summary
   changes nothing. Two summaries in the same second cannot be ordered from their payloads: when they disagree, the
   customer's active entitlements are read from Stripe instead of guessing. So is a summary that does not list
@@ -25,13 +27,14 @@ from collections.abc import Callable
 from typing import Any
 
 from payments.core.clock import now_iso
-from payments.core.identity import Caller
+from payments.core.identity import MAX_SUBJECT_LENGTH, Caller
 from payments.core.observability import logger
+from payments.core.validation import is_clean_text
 from payments.data import customers as customer_store
 from payments.data import store
 from payments.data.models import CustomerRecord, Entitlement, EntitlementsRecord
 from payments.stripe import api as stripe_api
-from payments.stripe.objects import StripeEntitlement, StripeEntitlementSummary
+from payments.stripe.objects import StripeCustomer, StripeEntitlement, StripeEntitlementSummary
 from payments.webhooks.event import StripeEvent
 from payments.webhooks.pipeline import Decision, EventRule, Records, is_stale, require_link
 
@@ -50,15 +53,20 @@ def _pairs(entitlements: Any) -> list[tuple[str, str]]:
 
 
 class EntitlementSummaryRule(EventRule[StripeEntitlementSummary]):
-    def __init__(self, fetch: Callable[[str], tuple[StripeEntitlement, ...]] | None = None):
-        # reading Stripe when the payload cannot say (injected in unit tests)
+    def __init__(self, fetch: Callable[[str], tuple[StripeEntitlement, ...]] | None = None,
+                 customer: Callable[[str], StripeCustomer] | None = None):
+        # reading Stripe when the payload cannot say, and a customer the index does not know yet (injectable)
         self.fetch = fetch or stripe_api.list_active_entitlements
+        self.customer = customer or stripe_api.retrieve_customer
 
     def read(self, event: StripeEvent) -> StripeEntitlementSummary:
         return StripeEntitlementSummary.parse(event.object)
 
     def locate(self, event: StripeEvent, subject: StripeEntitlementSummary) -> dict[str, store.Key] | None:
         user_id = customer_store.find_user(subject.customer_id)
+        if user_id is None:  # not on the index (yet): the customer's own metadata names the row to check
+            hint = self.customer(subject.customer_id).metadata.get("userId")
+            user_id = hint if hint and is_clean_text(hint) and len(hint) <= MAX_SUBJECT_LENGTH else None
         if user_id is None:
             logger.info("entitlements of a customer no user of ours has", extra={"customer": subject.customer_id})
             return None
