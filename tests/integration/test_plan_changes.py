@@ -184,3 +184,29 @@ def test_an_ended_subscription_cannot_change(stripe_env, plans, started, cancel_
          path={"recurringPaymentId": rid}, body={"atPeriodEnd": False})
     answer = change(cancel_subscription_handler, rid, {"priceId": plans[1].id})
     assert (answer.status, answer.error_code) == (409, "subscription_not_changeable")
+
+
+def test_what_the_user_changes_in_the_portal_lands_through_the_callbacks(
+        live, stripe_env, catalog, plans, orders_handler, subscribe_handler, billing_handler):
+    import urllib.parse
+    import urllib.request
+
+    basic, plus = plans
+    placed, started = active_subscription(live, stripe_env, catalog, orders_handler, subscribe_handler, basic)
+    rid = started["recurringPaymentId"]
+    portal = call(billing_handler, "POST", "/billing-portal", body={"returnUrl": "https://shop.example/account"})
+    assert portal.status == 201, portal.body
+
+    def in_the_portal(**form):  # what the customer clicks on Stripe's portal page
+        data = urllib.parse.urlencode({"subscription": started["stripeSubscriptionId"], **form}).encode()
+        with urllib.request.urlopen(urllib.request.Request(portal.body["url"], data=data), timeout=10):  # noqa: S310
+            pass
+
+    # When the user switches plan in the portal, the record's price follows (customer.subscription.updated)
+    in_the_portal(price=plus.id)
+    until(live, lambda: record(rid).price_id == plus.id, "the portal's plan change never reached the record")
+    # And when the user cancels there, the record is set to cancel at the period's end
+    in_the_portal(action="cancel")
+    until(live, lambda: record(rid).cancel_at_period_end, "the portal's cancel never reached the record")
+    view = get_order(orders_handler, placed["orderId"]).body["subscription"]
+    assert (view["priceId"], view["cancelAtPeriodEnd"], view["status"]) == (plus.id, True, "active")
