@@ -18,7 +18,7 @@ from typing import Any
 
 # The function folders the product plans to have; one that does not exist yet prints "not built yet".
 PLANNED = ("orders", "checkout", "payment_callback", "refund", "refund_callback", "subscribe",
-           "cancel_subscription", "subscription_callback", "renewal_callback")
+           "cancel_subscription", "subscription_callback", "renewal_callback", "billing")
 
 REPRESENTATIVE = {
     "orders": "get_order",
@@ -30,6 +30,7 @@ REPRESENTATIVE = {
     "cancel_subscription": "cancel_at_period_end",
     "subscription_callback": "subscription_updated_active",
     "renewal_callback": "renewal_invoice_paid",
+    "billing": "list_payment_methods",
 }
 
 # Callback folders: their sample is delivered twice (first delivery, then the duplicate).
@@ -233,3 +234,90 @@ GIVEN.update({"event_publisher": given_event_publisher, "live_notify": given_liv
 REPRESENTATIVE.update({"event_publisher": "payment_succeeded", "on_order_paid": "order_paid",
                        "live_authorizer": "connect", "live_connect": "connect", "live_notify": "order_paid"})
 PLANNED += ("event_publisher", "on_order_paid", "live_authorizer", "live_connect", "live_notify")
+
+
+# --- billing (issue 12): the state the billing samples need ---------------------------------------------------
+
+
+def _billing_env() -> None:
+    """What the deployment configures for these samples: the plans sold, the app's origin (for redirects)."""
+    import os
+
+    s = _ids()
+    os.environ["SELLABLE_PRICES"] = f"{s.MONTHLY_PRICE_ID},{s.PLUS_PRICE_ID}"
+    os.environ["ALLOWED_REDIRECT_ORIGINS"] = "https://example.com"
+
+
+def _customer_row() -> Any:
+    from payments.data.models import CustomerRecord
+
+    return CustomerRecord(_ids().USER_ID, stripe_customer_id=_ids().STRIPE_CUSTOMER_ID, created_at=_now())
+
+
+def given_billing(sample: Sample) -> None:
+    """The user's Stripe customer (and, for entitlements, what the newest summary granted)."""
+    from payments.data.models import Entitlement, EntitlementsRecord
+
+    s = _ids()
+    _billing_env()
+    records = [_customer_row()]
+    if sample.name == "get_entitlements":
+        records.append(EntitlementsRecord(s.USER_ID, stripe_customer_id=s.STRIPE_CUSTOMER_ID, last_event_created=1,
+                                          updated_at=_now(), entitlements=[Entitlement(lookup_key="pro-reports",
+                                                                                       feature_id=s.FEATURE_ID)]))
+    _save(*records)
+
+
+def given_subscription_change(sample: Sample) -> None:
+    """An active subscription, linked to its item (for a plan change), as the callbacks leave it."""
+    if "plan" not in sample.name:
+        given_cancel_subscription(sample)
+        return
+    s = _ids()
+    _billing_env()
+    record = _recurring(status="active", stripe_subscription_id=s.STRIPE_SUBSCRIPTION_ID,
+                        stripe_customer_id=s.STRIPE_CUSTOMER_ID, stripe_item_id="si_1QEXAMPLE000000000000001",
+                        currency=s.CURRENCY)
+    _save(record, _subscription_order(status="paid"))
+
+
+def given_billing_subscribe(sample: Sample) -> None:
+    """As ``given_subscribe``; a hosted Checkout's redirects on the app's origin."""
+    _billing_env()
+    given_subscribe(sample)
+
+
+def given_billing_checkout(sample: Sample) -> None:
+    """As ``given_checkout``; a saved card's checkout also needs the user's customer."""
+    given_checkout(sample)
+    if sample.name == "saved_card":
+        _save(_customer_row())
+
+
+def given_billing_subscription_callback(sample: Sample) -> None:
+    """As ``given_subscription_callback``; an entitlement summary's customer is the user's."""
+    if sample.name.startswith("entitlements"):
+        _save(_customer_row())
+    else:
+        given_subscription_callback(sample)
+
+
+def given_billing_payment_callback(sample: Sample) -> None:
+    """As ``given_payment_callback``; a subscription-mode Session is held by a subscription started on the web."""
+    if not sample.name.endswith("_subscription"):
+        given_payment_callback(sample)
+        return
+    s = _ids()
+    record = _recurring(status="incomplete", mode="checkout_session", stripe_customer_id=s.STRIPE_CUSTOMER_ID,
+                        stripe_checkout_session_id=s.SUBSCRIPTION_SESSION_ID)
+    _save(record, _subscription_order())
+
+
+GIVEN.update({
+    "billing": given_billing,
+    "cancel_subscription": given_subscription_change,
+    "subscribe": given_billing_subscribe,
+    "checkout": given_billing_checkout,
+    "subscription_callback": given_billing_subscription_callback,
+    "payment_callback": given_billing_payment_callback,
+})

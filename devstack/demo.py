@@ -14,7 +14,10 @@ Sections (each checks the state it should end in; the exit code is 1 if any step
 3. a web checkout (Stripe Checkout Session, paid on the emulator's hosted page) -> paid;
 4. a partial refund by an admin -> partially_refunded (a user may not refund; no refund over what is left);
 5. a subscription: order -> subscribe -> first payment -> paid; a renewal -> a new paid renewal order;
-   cancel. Skipped, with a note, while ``SubscribeFunction`` is not in template.yaml.
+   cancel. Skipped, with a note, while ``SubscribeFunction`` is not in template.yaml;
+6. billing: a subscription whose plan grants a feature (an entitlement appears), a plan change previewed then
+   made (its adjustment order is the previewed amount, and the new plan's feature appears), a saved card, the
+   customer portal, a trial.
 
 After each step it prints the domain events that step produced (``event  OrderPaid order ... (by evt_...) ->
 the functions the local bus invoked``), from the local stack's bus.
@@ -413,6 +416,86 @@ def section_subscription(demo: Demo) -> None:
                     "the subscription reads canceled")
 
 
+def section_billing(demo: Demo) -> None:
+    """Plans: an entitlement appearing, a plan change with its adjustment order, a saved card, the portal, a trial."""
+    if "BillingFunction" not in demo.config.get("functions", []):
+        raise Skip("BillingFunction is not in template.yaml")
+    user = "erin"
+    plans = [p for p in demo.config["catalog"] if p.get("recurring")]
+    if len(plans) < 2:
+        raise Skip("the catalog has fewer than two plans")
+    basic, plus = plans[0], plans[1]
+
+    def entitlements() -> list[str]:
+        return [e["lookupKey"] for e in demo.call("GET", "/entitlements", user=user).body["entitlements"]]
+
+    demo.say(f"Erin subscribes to the {basic['name']}, which grants {', '.join(basic.get('features') or [])}")
+    order = demo.new_order(basic, user=user)
+    sub = demo.call("POST", "/subscriptions", {"orderId": order["orderId"], "priceId": basic["priceId"]},
+                    user=user).body or {}
+    confirmed = demo.confirm_card(sub["clientSecret"], "pm_card_visa")
+    demo.expect(confirmed.body.get("status") == "succeeded", "Stripe: the first invoice is paid")
+    demo.wait_until(lambda: demo.order(order["orderId"], user=user)["status"] == "paid", "the order reads paid")
+    demo.wait_until(lambda: set(basic.get("features") or []) <= set(entitlements()),
+                    "entitlements.active_entitlement_summary.updated arrives: GET /entitlements lists "
+                    f"{', '.join(basic.get('features') or [])} (one DynamoDB read)")
+
+    demo.say(f"She previews a move to the {plus['name']}, invoiced now (always_invoice)")
+    path = f"/subscriptions/{sub['recurringPaymentId']}/change"
+    body = {"priceId": plus["priceId"], "proration": "always_invoice"}
+    preview = demo.call("POST", f"{path}/preview", body, user=user)
+    shown = preview.body or {}
+    demo.expect(preview.status == 200, f"POST .../change/preview -> {preview.status}: {shown.get('amountDue')} "
+                f"{shown.get('currency')} now, changing nothing")
+    for line in shown.get("lines", []):
+        demo.show(f"{line['description']}: {line['amount']}")
+
+    demo.say("She confirms it, with the preview's proration date")
+    changed = demo.call("POST", path, {**body, "prorationDate": shown["prorationDate"]}, user=user)
+    demo.expect(changed.status == 200 and (changed.body or {}).get("priceId") == plus["priceId"],
+                f"POST .../change -> {changed.status}: the subscription is on {plus['name']}")
+
+    def adjustment() -> dict[str, Any] | None:
+        orders = demo.call("GET", "/orders?limit=100", user=user).body["orders"]
+        return next((o for o in orders if o["kind"] == "adjustment" and o["status"] == "paid"), None)
+
+    demo.wait_until(lambda: adjustment() is not None,
+                    "invoice.paid (subscription_update) arrives: one adjustment order, paid")
+    found = adjustment() or {}
+    demo.expect(found.get("amount") == shown.get("amountDue"),
+                f"adjustment order {found.get('orderId')}: {found.get('amount')}, the previewed amount, "
+                f"parent {found.get('parentOrderId')}")
+    demo.wait_until(lambda: set(plus.get("features") or []) <= set(entitlements()),
+                    f"the new plan's features appear: {', '.join(entitlements())}")
+
+    demo.say("She saves a card for later (a SetupIntent, confirmed as Stripe.js's confirmCardSetup does)")
+    setup = demo.call("POST", "/payment-methods/setup", user=user).body or {}
+    base = demo.config["stripe"] or "https://api.stripe.com"
+    saved = http("POST", f"{base}/v1/setup_intents/{setup['setupIntentId']}/confirm",
+                 form={"key": demo.config["publishableKey"], "client_secret": setup["clientSecret"],
+                       "payment_method": "pm_card_visa"})
+    demo.expect(saved.status == 200 and saved.body.get("status") == "succeeded", "Stripe: the SetupIntent succeeded")
+    cards = demo.call("GET", "/payment-methods", user=user).body["paymentMethods"]
+    demo.expect(len(cards) >= 1, "GET /payment-methods: " + ", ".join(f"{c['brand']} {c['last4']}" for c in cards))
+    answer = demo.call("GET", "/payment-methods", user=BOB)
+    demo.expect(answer.status == 200 and all(c["id"] not in {x["id"] for x in cards}
+                                             for c in answer.body["paymentMethods"]), "Bob sees none of hers")
+
+    demo.say("She opens the Stripe customer portal")
+    portal = demo.call("POST", "/billing-portal", {"returnUrl": f"{demo.api}/demo/"}, user=user)
+    demo.expect(portal.status == 201, f"POST /billing-portal -> {portal.status}: {(portal.body or {}).get('url')}")
+
+    demo.say(f"Finn starts a 14-day trial of the {basic['name']} (no charge until it ends)")
+    trial_order = demo.new_order(basic, user="finn")
+    trial = demo.call("POST", "/subscriptions", {"orderId": trial_order["orderId"], "priceId": basic["priceId"],
+                                                 "trialDays": 14}, user="finn").body or {}
+    demo.expect(trial.get("status") == "trialing" and trial.get("clientSecretType") == "setup_intent",
+                f"POST /subscriptions -> {trial.get('status')} until {trial.get('trialEnd')}, "
+                "a SetupIntent's secret to save the card for its end")
+    demo.wait_until(lambda: demo.order(trial_order["orderId"], user="finn")["status"] == "paid",
+                    "the trial's first invoice (0) pays the order")
+
+
 @dataclass(frozen=True)
 class Section:
     title: str
@@ -425,6 +508,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("A web checkout (Stripe Checkout Session)", section_checkout_session),
     Section("A partial refund by an admin", section_partial_refund),
     Section("A subscription: first payment, a renewal, cancel", section_subscription),
+    Section("Billing: entitlements, a plan change and its adjustment order, a saved card, the portal, a trial",
+            section_billing),
 )
 
 

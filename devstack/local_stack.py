@@ -48,6 +48,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from devstack.entitlement_features import ensure_features
 from devstack.handlers import HandlerRuntime
 from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
 from devstack.local_auth import LOCAL_AUDIENCE, LOCAL_ISSUER, JwtAuthorizer, load_signing_key, mint_token
@@ -73,7 +74,11 @@ DOCKER_HOST = "host.docker.internal"
 CATALOG: tuple[dict[str, Any], ...] = (
     {"lookup_key": "local-stack-tshirt", "name": "T-shirt", "unit_amount": 1999, "currency": "usd"},
     {"lookup_key": "local-stack-membership", "name": "Club membership", "unit_amount": 900, "currency": "usd",
-     "recurring": {"interval": "month"}},
+     "recurring": {"interval": "month"}, "features": (("club-newsletter", "Club newsletter"),)},
+    # Billing: a second plan to change to, granting one more feature (devstack.entitlement_features)
+    {"lookup_key": "local-stack-membership-plus", "name": "Club membership plus", "unit_amount": 1900,
+     "currency": "usd", "recurring": {"interval": "month"},
+     "features": (("club-newsletter", "Club newsletter"), ("club-events", "Club events"))},
 )
 
 
@@ -346,9 +351,10 @@ class LocalStack:
                 if item.get("recurring"):
                     params["recurring"] = item["recurring"]
                 price = client.v1.prices.create(params)  # type: ignore[arg-type]
+            features = ensure_features(client, str(price.product), item.get("features", ()))
             catalog.append({"priceId": price.id, "name": item["name"], "unitAmount": price.unit_amount,
                             "currency": price.currency,
-                            "recurring": (item.get("recurring") or {}).get("interval")})
+                            "recurring": (item.get("recurring") or {}).get("interval"), "features": features})
         return catalog
 
     # ------------------------------------------------------------------ what runs where

@@ -510,11 +510,88 @@ def live_samples() -> dict[str, dict[str, Any]]:
     }
 
 
+# --- billing (trials, promotion codes, plan changes, saved cards, portal, entitlements) -------------------------
+
+PLUS_PRICE_ID = "price_1MoBy5LkdIwHu7ixPlus"
+SAVED_CARD_ID = "pm_1QEXAMPLE0000000000000002"
+STRIPE_CUSTOMER_ID = "cus_1QEXAMPLE00000000001"
+ADJUSTMENT_INVOICE_ID = "in_1QEXAMPLE00000000000004"
+SUBSCRIPTION_SESSION_ID = "cs_test_b1EXAMPLE000000000000000000000000000000000000000000000002"
+FEATURE_ID = "feat_test_61QEXAMPLE0000000000000001"
+
+
+def billing_samples() -> dict[str, dict[str, Any]]:
+    path = {"recurringPaymentId": RECURRING_PAYMENT_ID}
+    card = {"paymentMethodId": SAVED_CARD_ID}
+    change = {"priceId": PLUS_PRICE_ID, "proration": "always_invoice"}
+    return {
+        "billing/open_portal.json": _http("billing/open_portal", "POST", "/billing-portal", _alice(),
+                                          body={"returnUrl": "https://example.com/account"}),
+        "billing/setup_payment_method.json": _http("billing/setup_payment_method", "POST", "/payment-methods/setup",
+                                                   _alice()),
+        "billing/list_payment_methods.json": _http("billing/list_payment_methods", "GET", "/payment-methods",
+                                                   _alice()),
+        "billing/set_default_payment_method.json": _http(
+            "billing/set_default_payment_method", "POST", "/payment-methods/{paymentMethodId}/default", _alice(),
+            path_params=card),
+        "billing/delete_payment_method.json": _http("billing/delete_payment_method", "DELETE",
+                                                    "/payment-methods/{paymentMethodId}", _alice(), path_params=card),
+        "billing/get_entitlements.json": _http("billing/get_entitlements", "GET", "/entitlements", _alice()),
+        "cancel_subscription/change_plan.json": _http(
+            "cancel_subscription/change_plan", "POST", "/subscriptions/{recurringPaymentId}/change", _alice(),
+            path_params=path, body=change),
+        "cancel_subscription/preview_plan_change.json": _http(
+            "cancel_subscription/preview_plan_change", "POST", "/subscriptions/{recurringPaymentId}/change/preview",
+            _alice(), path_params=path, body=change),
+        "subscribe/start_trial_with_code.json": _http(
+            "subscribe/start_trial_with_code", "POST", "/subscriptions", _alice(),
+            body={"orderId": SUBSCRIPTION_ORDER_ID, "priceId": MONTHLY_PRICE_ID, "trialDays": 14,
+                  "promotionCode": "FALL25"}),
+        "subscribe/start_checkout_session.json": _http(
+            "subscribe/start_checkout_session", "POST", "/subscriptions", _alice(),
+            body={"orderId": SUBSCRIPTION_ORDER_ID, "priceId": MONTHLY_PRICE_ID, "mode": "checkout_session",
+                  "successUrl": "https://example.com/subscribed", "cancelUrl": "https://example.com/plans"}),
+        "checkout/saved_card.json": _http("checkout/saved_card", "POST", "/checkout", _alice(),
+                                          body={"orderId": ORDER_ID, **card}),
+    }
+
+
+def billing_callback_samples() -> dict[str, dict[str, Any]]:
+    summary = stripe_object(
+        "entitlements.active_entitlement_summary", customer=STRIPE_CUSTOMER_ID, livemode=False,
+        entitlements={"object": "list", "has_more": False, "url": "/v1/entitlements/active_entitlements", "data": [
+            {"id": "ent_test_61QEXAMPLE0000000000000001", "object": "entitlements.active_entitlement",
+             "feature": FEATURE_ID, "livemode": False, "lookup_key": "pro-reports"}]})
+    adjustment = _invoice("subscription_update", True, ADJUSTMENT_INVOICE_ID)
+    adjustment.update(amount_due=1000, amount_paid=1000, lines={"object": "list", "has_more": False, "data": [
+        {"object": "line_item", "amount": amount, "currency": CURRENCY, "description": text,
+         "parent": {"type": "subscription_item_details", "subscription_item_details": {
+             "proration": True, "subscription": STRIPE_SUBSCRIPTION_ID,
+             "subscription_item": "si_1QEXAMPLE000000000000001"}},
+         "pricing": {"type": "price_details", "price_details": {"price": price, "product": "prod_1QEXAMPLE"}}}
+        for amount, text, price in ((-999, "Unused time on 1 \u00d7 Pro after 01 Nov 2026", MONTHLY_PRICE_ID),
+                                    (1999, "Remaining time on 1 \u00d7 Plus after 01 Nov 2026", PLUS_PRICE_ID))]})
+    session = _checkout_session("complete", "paid", id=SUBSCRIPTION_SESSION_ID, mode="subscription",
+                                payment_intent=None, subscription=STRIPE_SUBSCRIPTION_ID,
+                                customer=STRIPE_CUSTOMER_ID, amount_subtotal=999, amount_total=999,
+                                client_reference_id=SUBSCRIPTION_ORDER_ID, metadata=dict(SUBSCRIPTION_METADATA))
+    return {
+        "subscription_callback/entitlements_summary_updated.json": _callback(
+            "subscription_callback/entitlements_summary_updated", "entitlements.active_entitlement_summary.updated",
+            summary, 10, "subscription"),
+        "renewal_callback/adjustment_invoice_paid.json": _callback(
+            "renewal_callback/adjustment_invoice_paid", "invoice.paid", adjustment, 10, "renewal"),
+        "payment_callback/checkout_session_completed_subscription.json": _callback(
+            "payment_callback/checkout_session_completed_subscription", "checkout.session.completed", session, 10),
+    }
+
+
 def build_samples() -> dict[str, dict[str, Any]]:
     """Every sample this script owns, by path relative to ``events/``."""
     return {**order_samples(), **checkout_samples(), **payment_callback_samples(), **refund_samples(),
             **refund_callback_samples(), **subscription_samples(), **subscription_callback_samples(),
-            **renewal_callback_samples(), **event_publisher_samples(), **live_samples()}
+            **renewal_callback_samples(), **event_publisher_samples(), **live_samples(), **billing_samples(),
+            **billing_callback_samples()}
 
 
 def render(event: dict[str, Any]) -> str:

@@ -119,7 +119,8 @@ PAYMENT_EVENTS = ["payment_intent.succeeded", "payment_intent.payment_failed", "
                   "checkout.session.completed", "checkout.session.async_payment_succeeded",
                   "checkout.session.async_payment_failed", "checkout.session.expired"]
 REFUND_EVENTS = ["refund.created", "refund.updated", "refund.failed", "charge.refunded"]
-SUBSCRIPTION_EVENTS = [f"customer.subscription.{n}" for n in ("created", "updated", "deleted", "paused", "resumed")]
+SUBSCRIPTION_EVENTS = [f"customer.subscription.{n}" for n in ("created", "updated", "deleted", "paused", "resumed")] + [
+    "entitlements.active_entitlement_summary.updated"]
 RENEWAL_EVENTS = ["invoice.paid", "invoice.payment_failed"]
 
 

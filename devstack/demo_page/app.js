@@ -190,6 +190,7 @@ async function signIn() {
   if (session === state.session) {
     $('#signed-in').textContent = `signed in as ${user}`;
     $('#create-order').disabled = !state.price;
+    document.dispatchEvent(new CustomEvent('demo:signed-in'));  // plans.js loads the user's billing
   }
 }
 

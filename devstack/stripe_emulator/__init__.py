@@ -6,8 +6,10 @@ Stripe API. This package extends it *in process*, through its own extension poin
 class-level validation, aiohttp middlewares), without copying or editing its files.
 
 Modules: ``common`` (errors shaped like Stripe's, parameter checks, events: what the others share),
-``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``server``
-(4, 9, 10, 11, 12, and ``install()`` / ``main()``, run in the emulator's process), ``process``
+``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``promotions``
+(14), ``billing_terms`` (15), ``setup_intents`` (16), ``portal`` (17), ``entitlements`` (18),
+``checkout_subscriptions`` (19), ``server`` (4, 9, 10, 11, 12, and ``install()`` / ``main()``, run in the
+emulator's process), ``process``
 (:class:`StripeEmulator`, the emulator as a child process, and the test helpers that drive it).
 
 Extensions applied by ``server.install()`` (idempotent; called before the server starts):
@@ -59,7 +61,8 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
 10. **Stripe.js stand-in, extended.** ``GET /js.stripe.com/v3/`` serves localstripe's stand-in followed
    by ``devstack/stripe_js/stripe-v3-extension.js`` (read on every request), which adds what a real
    card integration calls: ``createPaymentMethod``, ``confirmCardPayment(secret, {payment_method:
-   {card: element}})`` (decline and 3-D Secure included) and ``retrievePaymentIntent``, with Stripe.js's
+   {card: element}})`` (decline and 3-D Secure included), ``confirmCardSetup`` (a card saved as
+   ``createPaymentMethod`` makes it) and ``retrievePaymentIntent``, with Stripe.js's
    signatures and results. A page written for https://js.stripe.com/v3/ runs unchanged against it.
 11. **Publishable-key calls, as Stripe.js makes them.** Besides localstripe's own (tokens, sources,
    ``_authenticate``), these accept the publishable key (``key=pk_...`` in the form or query) instead
@@ -73,6 +76,18 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
    ``created`` comparisons, negation, ``null``, ``expand``, and Stripe's delay before a new customer is
    searchable (here at once). An unsupported query is a 400 ``invalid_request_error``. See
    ``devstack/stripe_emulator/customers.py``.
+
+14. **Coupons and promotion codes** (``/v1/promotion_codes``, the current ``promotion.coupon`` shape) and the
+   discounts they give (``discounts[]`` on subscriptions and Checkout Sessions). See ``promotions.py``.
+15. **Trials, discounts on invoices, plan changes with proration, the invoice preview**
+   (``trial_period_days``, ``trial_settings``, ``discounts``; ``items`` + ``proration_behavior`` on update;
+   ``POST /v1/invoices/create_preview``; a trial's end on ``advance``). See ``billing_terms.py``.
+16. **SetupIntents and saved cards**: a confirmed SetupIntent attaches its card to the customer (and to a trialing
+   subscription), attach/detach events, the customer's default checked. See ``setup_intents.py``.
+17. **Customer portal sessions** and a page playing the portal (cancel, switch plan). See ``portal.py``.
+18. **Entitlements**: features, product features, active entitlements, and
+   ``entitlements.active_entitlement_summary.updated`` after each change. See ``entitlements.py``.
+19. **Subscription-mode Checkout Sessions**, completed into a subscription. See ``checkout_subscriptions.py``.
 
 Known limits: events say ``api_version: 2017-08-15``; webhook registrations survive a data wipe, and events are
 delivered about 1 s late to whichever endpoints are registered *then* (so after a reset a test

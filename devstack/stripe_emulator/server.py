@@ -26,7 +26,16 @@ from aiohttp import web
 from localstripe import resources
 from localstripe.errors import UserError
 
-from devstack.stripe_emulator import billing, customers, payments
+from devstack.stripe_emulator import (
+    billing,
+    billing_terms,
+    customers,
+    entitlements,
+    payments,
+    portal,
+    promotions,
+    setup_intents,
+)
 from devstack.stripe_emulator.catalog import Price
 from devstack.stripe_emulator.checkout import CheckoutSession, checkout_page, checkout_page_pay, create_session
 from devstack.stripe_emulator.common import stripe_error
@@ -83,8 +92,9 @@ async def idempotency_middleware(request: web.Request, handler):
     return response
 
 
-#: Paths anyone may open without an API key: the hosted checkout page (as on checkout.stripe.com).
-PUBLIC_PREFIXES = ("/checkout/",)
+#: Paths anyone may open without an API key: the hosted checkout page (as on checkout.stripe.com) and the customer
+#: portal (billing.stripe.com).
+PUBLIC_PREFIXES = ("/checkout/", "/billing_portal/")
 
 #: Calls Stripe.js makes with the publishable key (extension 11): (method, path, needs the intent's
 #: client secret). The path's group is the PaymentIntent id.
@@ -143,6 +153,15 @@ async def stripe_js_middleware(request: web.Request, handler):
     return web.Response(text=script, content_type="application/javascript", headers={"Cache-Control": "no-store"})
 
 
+@web.middleware
+async def entitlement_summaries_middleware(request: web.Request, handler):
+    """Extension 18: after a request that may have changed subscriptions, the entitlement summaries that changed."""
+    response = await handler(request)
+    if request.method in ("POST", "DELETE") and not request.path.startswith("/_config/"):
+        entitlements.publish_changes()
+    return response
+
+
 # --------------------------------------------------------------------------------------------
 # 9. The state file
 # --------------------------------------------------------------------------------------------
@@ -180,6 +199,12 @@ def install() -> None:
     payments.install()
     billing.install()
     customers.install()
+    # Billing a team can sell with (extensions 14-19): promotion codes, terms and plan changes, SetupIntents,
+    # the portal, entitlements; subscription-mode Checkout is reached through extension 2's sessions.
+    promotions.install()
+    billing_terms.install()
+    setup_intents.install()
+    entitlements.install()
     from localstripe import server
 
     _redirect_state_file()
@@ -199,12 +224,15 @@ def install() -> None:
     router.add_post("/v1/checkout/sessions", create_session)
     router.add_get("/checkout/{id}", checkout_page)
     router.add_post("/checkout/{id}", checkout_page_pay)
+    for method, path, handler in (*portal.routes(), *entitlements.routes()):
+        router.add_route(method, path, handler)
 
     middlewares = server.app.middlewares
     auth = middlewares.index(server.auth_middleware)
     middlewares.insert(auth + 1, idempotency_middleware)
     middlewares[auth] = _public_paths_auth_middleware(server.auth_middleware)
     middlewares.insert(auth, stripe_js_middleware)
+    middlewares.append(entitlement_summaries_middleware)
     _installed = True
 
 

@@ -38,7 +38,7 @@ HANDLERS = {"orders": "OrdersFunction", "checkout": "CheckoutFunction", "refund"
             "payment_callback": "PaymentCallbackFunction", "refund_callback": "RefundCallbackFunction",
             "subscription_callback": "SubscriptionCallbackFunction", "renewal_callback": "RenewalCallbackFunction",
             "event_publisher": "EventPublisherFunction", "on_order_paid": "OnOrderPaidFunction",
-            "live_connect": "LiveConnectFunction", "live_notify": "LiveNotifyFunction"}
+            "live_connect": "LiveConnectFunction", "live_notify": "LiveNotifyFunction", "billing": "BillingFunction"}
 
 EVENTS_AND_LIVE = ("EventPublisherFunction", "OnOrderPaidFunction", "LiveConnectFunction", "LiveNotifyFunction")
 
@@ -52,8 +52,12 @@ UNREACHED: dict[str, set[tuple[str, str]]] = {
     "RefundFunction": {("GetItem", "RefundsTable")} | _IDEMPOTENCY_FALLBACKS,  # a refused refund read back
     "SubscribeFunction": {("UpdateItem", "OrdersTable"), ("UpdateItem", "RecurringPaymentsTable")}
     | _IDEMPOTENCY_FALLBACKS,  # a subscription Stripe refused, released
-    "CancelSubscriptionFunction": _IDEMPOTENCY_FALLBACKS,
-    "PaymentCallbackFunction": {("GetItem", "RefundsTable")},  # an automatic refund Stripe refused
+    # a plan change Stripe refused, its mark removed
+    "CancelSubscriptionFunction": {("UpdateItem", "RecurringPaymentsTable")} | _IDEMPOTENCY_FALLBACKS,
+    "BillingFunction": _IDEMPOTENCY_FALLBACKS,
+    # an automatic refund Stripe refused; a hosted subscription Checkout's completion linking its record, which the
+    # subscription's own events (delivered at the same moment) may have linked first
+    "PaymentCallbackFunction": {("GetItem", "RefundsTable"), ("PutItem", "RecurringPaymentsTable")},
     "OnOrderPaidFunction": _IDEMPOTENCY_FALLBACKS,  # a consumer that raised; a kept answer read back
 }
 
@@ -128,14 +132,14 @@ class Recorder:
 def recorder(monkeypatch, orders_handler, checkout_handler, refund_handler, subscribe_handler,
              cancel_subscription_handler, payment_callback_handler, refund_callback_handler,
              subscription_callback_handler, renewal_callback_handler, event_publisher_handler, on_order_paid_handler,
-             live_connect_handler, live_notify_handler):
+             live_connect_handler, live_notify_handler, billing_handler):
     recorder = Recorder()
     modules = {"orders": orders_handler, "checkout": checkout_handler, "refund": refund_handler,
                "subscribe": subscribe_handler, "cancel_subscription": cancel_subscription_handler,
                "payment_callback": payment_callback_handler, "refund_callback": refund_callback_handler,
                "subscription_callback": subscription_callback_handler, "renewal_callback": renewal_callback_handler,
                "event_publisher": event_publisher_handler, "on_order_paid": on_order_paid_handler,
-               "live_connect": live_connect_handler, "live_notify": live_notify_handler}
+               "live_connect": live_connect_handler, "live_notify": live_notify_handler, "billing": billing_handler}
     for folder, module in modules.items():
         monkeypatch.setattr(module, "lambda_handler", recorder.wrap(HANDLERS[folder], module.lambda_handler))
     monkeypatch.setattr(BaseClient, "_make_api_call", lambda client, op, params: recorder.call(client, op, params))
@@ -150,7 +154,8 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypat
                                                               catalog, orders_handler,
                                                               checkout_handler, refund_handler, subscribe_handler,
                                                               cancel_subscription_handler, payment_callback_handler,
-                                                              subscription_callback_handler, renewal_callback_handler):
+                                                              subscription_callback_handler, renewal_callback_handler,
+                                                              billing_handler):
     handlers = {"payment_callback": payment_callback_handler, "subscription_callback": subscription_callback_handler,
                 "renewal_callback": renewal_callback_handler}
     from devstack.stripe_emulator_billing import advance_subscription
@@ -212,6 +217,8 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypat
                 path={"recurringPaymentId": rid}).status == 200
     assert call(orders_handler, "GET", "/orders/{orderId}", path={"orderId": order["orderId"]},
                 user=ALICE).status == 200
+    _billing_scenario(live, stripe_env, catalog, pro, started, orders_handler, checkout_handler, subscribe_handler,
+                      cancel_subscription_handler, billing_handler)
     # Events without our metadata (older API versions, objects labelled elsewhere): found by their Stripe ids
     unlabelled = [
         ("payment_callback", "payment_intent.succeeded", client.v1.payment_intents.retrieve(intent_id).to_dict()),
@@ -236,6 +243,55 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypat
         assert not used - grants, f"{function} does what template.yaml does not grant: {sorted(used - grants)}"
         unused = grants - used - UNREACHED.get(function, set())
         assert not unused, f"{function} is granted what its code never does: {sorted(unused)}"
+
+
+def _billing_scenario(live, stripe_env, catalog, pro, started, orders_handler, checkout_handler, subscribe_handler,
+                      cancel_subscription_handler, billing_handler):
+    """Saved cards (and paying with one), the portal, entitlements, a plan change invoiced at once, and a
+    subscription bought on a hosted Checkout."""
+    client = stripe_env.client()
+    rid = started["recurringPaymentId"]
+    # A plan whose product grants a feature; the subscription moves to it, the proration invoiced now
+    plus = catalog.price(1999, name="Plus", interval="month")
+    feature = client.v1.entitlements.features.create({"name": "Reports", "lookup_key": "reports"})
+    client.raw_request("post", f"/v1/products/{plus.product}/features", entitlement_feature=feature.id)
+    body = {"priceId": plus.id, "proration": "always_invoice"}
+    path = {"recurringPaymentId": rid}
+    assert call(cancel_subscription_handler, "POST", "/subscriptions/{recurringPaymentId}/change/preview",
+                path=path, body=body).status == 200
+    assert call(cancel_subscription_handler, "POST", "/subscriptions/{recurringPaymentId}/change", path=path,
+                body=body, headers={"Idempotency-Key": "chg-1"}).status == 200
+    _until(live, lambda: any(o["kind"] == "adjustment" for o in call(orders_handler, "GET", "/orders").body["orders"]),
+           "no adjustment order")
+    _until(live, lambda: call(billing_handler, "GET", "/entitlements").body["entitlements"] != [], "no entitlement")
+    # A new user's saved card (their first makes their customer): set up, listed, made the default, paid with,
+    # deleted; the portal
+    carol = "user-carol"
+    setup = call(billing_handler, "POST", "/payment-methods/setup", user=carol,
+                 headers={"Idempotency-Key": "set-1"}).body
+    saved = client.v1.setup_intents.confirm(setup["setupIntentId"], {"payment_method": "pm_card_visa"}).payment_method
+    assert call(billing_handler, "GET", "/payment-methods", user=carol).status == 200
+    assert call(billing_handler, "POST", "/payment-methods/{paymentMethodId}/default", user=carol,
+                path={"paymentMethodId": saved}).status == 200
+    shirt = catalog.price(1500, name="Cap")
+    cap = call(orders_handler, "POST", "/orders", user=carol, body={"items": [{"priceId": shirt.id}]}).body
+    assert call(checkout_handler, "POST", "/checkout", user=carol,
+                body={"orderId": cap["orderId"], "paymentMethodId": saved}).status == 201
+    _until(live, lambda: get_order(orders_handler, cap["orderId"], user=carol).body["status"] == "paid",
+           "saved card never paid")
+    assert call(billing_handler, "POST", "/billing-portal", user=carol,
+                body={"returnUrl": "https://shop.example/account"}).status == 201
+    assert call(billing_handler, "DELETE", "/payment-methods/{paymentMethodId}", user=carol,
+                path={"paymentMethodId": saved}).status == 204
+    # A subscription bought on a hosted Checkout
+    web = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": pro.id}]}).body
+    started_web = call(subscribe_handler, "POST", "/subscriptions", body={
+        "orderId": web["orderId"], "priceId": pro.id, "mode": "checkout_session",
+        "successUrl": "https://shop.example/ok", "cancelUrl": "https://shop.example/no"}).body
+    stripe_env.complete_checkout_session(started_web["checkoutUrl"].rsplit("/", 1)[-1])
+    _until(live, lambda: get_order(orders_handler, web["orderId"]).body["status"] == "paid", "web subscription")
+    _until(live, lambda: (get_order(orders_handler, web["orderId"]).body["subscription"] or {}).get(
+        "stripeSubscriptionId") is not None, "web subscription never linked")
 
 
 def test_each_callback_reads_only_its_own_signing_secret_and_the_api_key_only_if_it_calls_stripe():

@@ -157,13 +157,13 @@ def test_unsupported_requests_are_refused(client, customer, price) -> None:
     one_time = client.v1.prices.create({"currency": "eur", "unit_amount": 500, "product_data": {"name": "Mug"}})
     base = {"customer": customer.id, "payment_behavior": "default_incomplete"}
 
-    # When a subscription is asked for with it, with a trial, or with an unknown price
+    # When a subscription is asked for with it, with a billing cycle anchor (not modelled), or with an unknown price
     # Then each is a 400/404 naming the parameter, as Stripe answers
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.subscriptions.create({**base, "items": [{"price": one_time.id}]})
     assert (raised.value.http_status, raised.value.param) == (400, "items[0][price]")
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        client.v1.subscriptions.create({**base, "items": [{"price": price.id}], "trial_period_days": 7})
+        client.v1.subscriptions.create({**base, "items": [{"price": price.id}], "billing_cycle_anchor": 1})
     assert (raised.value.http_status, raised.value.code) == (400, "parameter_unknown")
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.subscriptions.create({**base, "items": [{"price": "price_nope"}]})

@@ -9,8 +9,11 @@
 - **Forward only**: moves follow ``payments.core.lifecycle``, so a late or reordered event never moves anything
   back (a ``payment_failed`` after ``succeeded`` changes nothing).
 - **Settling**: a succeeded payment settles its order (``payments.orders.settle``): ``paid``, or
-  ``amount_mismatch`` when the amount or currency differs. A second successful payment for an order already paid
-  is recorded and refunded automatically (``payments.refunds.automatic``).
+  ``amount_mismatch`` when the amount or currency differs from the order's less the payment's discount (a
+  promotion code). A second successful payment for an order already paid is recorded and refunded automatically
+  (``payments.refunds.automatic``).
+- A Checkout Session in ``mode: subscription`` is a subscription's, not a payment's: its events go to
+  ``payments.subscriptions.checkout``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from payments.data.models import OrderRecord, PaymentRecord
 from payments.orders.settle import settle_order
 from payments.refunds import automatic
 from payments.stripe.objects import StripeCheckoutSession, StripePaymentIntent
+from payments.subscriptions import checkout as subscription_checkout
 from payments.webhooks.event import StripeEvent
 from payments.webhooks.pipeline import (
     Decision,
@@ -107,9 +111,13 @@ class CheckoutSessionRule(EventRule[StripeCheckoutSession]):
         return StripeCheckoutSession.parse(event.object)
 
     def locate(self, event: StripeEvent, subject: StripeCheckoutSession) -> dict[str, store.Key] | None:
+        if subject.mode == "subscription":
+            return subscription_checkout.session_keys(subject)
         return _payment_keys(subject.metadata, None)
 
     def decide(self, event: StripeEvent, subject: StripeCheckoutSession, records: Records) -> Decision | None:
+        if subject.mode == "subscription":
+            return subscription_checkout.decide_session(event, subject, records)
         payment, order = _payment_and_order(records)
         if payment.stripe_checkout_session_id is None and _waiting_for_link(payment, "checkout_session"):
             raise NotLinkedYet(f"payment {payment.payment_id} is still recording its Checkout Session")
@@ -156,8 +164,9 @@ def apply_outcome(event: StripeEvent, payment: PaymentRecord, order: OrderRecord
 
 
 def _settle(payment: PaymentRecord, order: OrderRecord, decision: Decision) -> None:
+    discount = int(payment.discount.amount) if payment.discount is not None else 0
     settlement = settle_order(order, payment.payment_id, paid_amount=_int(payment.amount_received),
-                              paid_currency=payment.currency_received, expected_amount=int(order.amount),
+                              paid_currency=payment.currency_received, expected_amount=int(order.amount) - discount,
                               expected_currency=order.currency)
     for metric in settlement.metrics:
         decision.count(metric)

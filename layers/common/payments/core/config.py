@@ -44,6 +44,7 @@ class Settings:
     processed_events_table: str = "ProcessedEventsTable"
     customers_table: str = "CustomersTable"
     idempotency_table: str = "IdempotencyTable"
+    entitlements_table: str = "EntitlementsTable"
     region: str = "us-east-1"
     stripe_api_base: str | None = None
     stripe_secret_arn: str | None = None
@@ -107,6 +108,7 @@ class Settings:
             processed_events_table=text("PROCESSED_EVENTS_TABLE_NAME", defaults.processed_events_table) or "",
             customers_table=text("CUSTOMERS_TABLE_NAME", defaults.customers_table) or "",
             idempotency_table=text("IDEMPOTENCY_TABLE_NAME", defaults.idempotency_table) or "",
+            entitlements_table=text("ENTITLEMENTS_TABLE_NAME", defaults.entitlements_table) or "",
             region=text("AWS_REGION", None) or text("AWS_DEFAULT_REGION", defaults.region) or "",
             stripe_api_base=api_base.rstrip("/") if api_base else None,
             stripe_secret_arn=text("STRIPE_SECRET_ARN", None),

@@ -10,7 +10,9 @@ Keys and indexes are designed for the queries the product makes; nothing here is
 - ``RefundsTable``: ``refundId``. A refund we start has our id in its Stripe metadata; one made elsewhere
   gets the id ``ref_<Stripe refund id>``, so however often Stripe reports it, it is one record.
 - ``RecurringPaymentsTable``: ``recurringPaymentId``; index ``byStripeSubscription``.
-- ``CustomersTable``: ``userId`` -> the user's one Stripe customer.
+- ``CustomersTable``: ``userId`` -> the user's one Stripe customer; index ``byStripeCustomer`` finds the user of a
+  Stripe customer (an entitlement summary names only the customer).
+- ``EntitlementsTable``: ``userId`` -> the features the user's subscriptions grant now (read in one GetItem).
 - ``ProcessedEventsTable``: ``eventId``, the ledger of applied Stripe events, expiring by TTL.
 - ``LiveConnectionsTable``: ``userId`` + ``connectionId``, the open WebSocket connections, expiring by TTL.
 
@@ -37,7 +39,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 
@@ -51,6 +53,23 @@ class OrderItem(MapAttribute[str, Any]):
     quantity = NumberAttribute()
     unit_amount = NumberAttribute(attr_name="unitAmount")
     recurring = BooleanAttribute(default=False)
+
+
+class InvoiceLine(MapAttribute[str, Any]):
+    """One line of the Stripe invoice an order was made from (renewal, adjustment, a subscription's first)."""
+
+    description = UnicodeAttribute(default="")
+    amount = NumberAttribute()  # negative for a proration's credit
+    proration = BooleanAttribute(default=False)
+    price_id = UnicodeAttribute(null=True, attr_name="priceId")
+
+
+class Discount(MapAttribute[str, Any]):
+    """A promotion code applied to a payment: the code the customer typed, Stripe's id, and what it took off."""
+
+    promotion_code = UnicodeAttribute(attr_name="promotionCode")
+    promotion_code_id = UnicodeAttribute(attr_name="promotionCodeId")
+    amount = NumberAttribute(default=0)
 
 
 class OrdersByUser(GlobalSecondaryIndex["OrderRecord"]):
@@ -68,7 +87,7 @@ class OrderRecord(Model):
 
     order_id = UnicodeAttribute(hash_key=True, attr_name="orderId")
     user_id = UnicodeAttribute(attr_name="userId")
-    kind = UnicodeAttribute()  # one_time | subscription | renewal
+    kind = UnicodeAttribute()  # one_time | subscription | renewal | adjustment
     amount = NumberAttribute()
     currency = UnicodeAttribute()
     description = UnicodeAttribute(default="")
@@ -85,6 +104,8 @@ class OrderRecord(Model):
         of=UnicodeAttribute, default=list, attr_name="refundIds")  # type: ignore[arg-type]
     recurring_payment_id = UnicodeAttribute(null=True, attr_name="recurringPaymentId")
     stripe_invoice_id = UnicodeAttribute(null=True, attr_name="stripeInvoiceId")
+    # The lines of the invoice the order was paid by (None when Stripe's payload did not list them all)
+    lines = ListAttribute(of=InvoiceLine, null=True)
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     created_sort = UnicodeAttribute(attr_name="createdSort")
@@ -126,6 +147,8 @@ class PaymentRecord(Model):
     failure_code = UnicodeAttribute(null=True, attr_name="failureCode")
     failure_message = UnicodeAttribute(null=True, attr_name="failureMessage")
     last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
+    payment_method_id = UnicodeAttribute(null=True, attr_name="paymentMethodId")  # a saved card it was paid with
+    discount = Discount(null=True)  # a promotion code: the amount is the order's less the discount
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     last_stripe_event_id = UnicodeAttribute(null=True, attr_name="lastStripeEventId")  # STRIPE_EVENT_STAMP
@@ -165,6 +188,16 @@ class RecurringPaymentsByStripeSubscription(GlobalSecondaryIndex["RecurringPayme
     stripe_subscription_id = UnicodeAttribute(hash_key=True, attr_name="stripeSubscriptionId")
 
 
+class PlanChange(MapAttribute[str, Any]):
+    """A plan change being made at Stripe (record first): its id keys the Stripe call."""
+
+    change_id = UnicodeAttribute(attr_name="changeId")
+    price_id = UnicodeAttribute(attr_name="priceId")
+    proration = UnicodeAttribute()
+    proration_date = NumberAttribute(null=True, attr_name="prorationDate")
+    requested_at = UnicodeAttribute(attr_name="requestedAt")
+
+
 class RecurringPaymentRecord(Model):
     class Meta(_Meta):
         table_name = "RecurringPaymentsTable"
@@ -173,6 +206,7 @@ class RecurringPaymentRecord(Model):
     order_id = UnicodeAttribute(attr_name="orderId")
     user_id = UnicodeAttribute(attr_name="userId")
     price_id = UnicodeAttribute(attr_name="priceId")
+    currency = UnicodeAttribute(null=True)  # the order's: a plan change stays in it
     status = UnicodeAttribute()  # incomplete | active | past_due | canceled | ... (Stripe's)
     stripe_subscription_id = UnicodeAttribute(null=True, attr_name="stripeSubscriptionId")
     stripe_customer_id = UnicodeAttribute(null=True, attr_name="stripeCustomerId")
@@ -182,12 +216,33 @@ class RecurringPaymentRecord(Model):
     # Set when our API applied Stripe's answer to a change (cancel, resume): that answer carries no Stripe stamp,
     # so the next event that disagrees with the record is settled by reading the subscription from Stripe.
     changed_by_api = BooleanAttribute(default=False, attr_name="changedByApi")
+    # How it was started: payment_intent (the first invoice's client secret is the answer) or checkout_session
+    # (a hosted Checkout in subscription mode, which creates the subscription when the customer pays).
+    mode = UnicodeAttribute(default="payment_intent")
+    stripe_checkout_session_id = UnicodeAttribute(null=True, attr_name="stripeCheckoutSessionId")
+    success_url = UnicodeAttribute(null=True, attr_name="successUrl")
+    cancel_url = UnicodeAttribute(null=True, attr_name="cancelUrl")
+    stripe_item_id = UnicodeAttribute(null=True, attr_name="stripeItemId")  # the item a plan change re-prices
+    trial_days = NumberAttribute(default=0, attr_name="trialDays")
+    trial_end = UnicodeAttribute(null=True, attr_name="trialEnd")
+    # What the first invoice should bill: the price, less the promotion code's discount; 0 with a trial.
+    first_invoice_amount = NumberAttribute(null=True, attr_name="firstInvoiceAmount")
+    discount = Discount(null=True)
+    pending_change = PlanChange(null=True, attr_name="pendingChange")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     last_stripe_event_id = UnicodeAttribute(null=True, attr_name="lastStripeEventId")  # STRIPE_EVENT_STAMP
     version = VersionAttribute()
 
     by_stripe_subscription = RecurringPaymentsByStripeSubscription()
+
+
+class CustomersByStripeCustomer(GlobalSecondaryIndex["CustomerRecord"]):
+    class Meta:
+        index_name = "byStripeCustomer"
+        projection = KeysOnlyProjection()
+
+    stripe_customer_id = UnicodeAttribute(hash_key=True, attr_name="stripeCustomerId")
 
 
 class CustomerRecord(Model):
@@ -197,6 +252,32 @@ class CustomerRecord(Model):
     user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
     stripe_customer_id = UnicodeAttribute(null=True, attr_name="stripeCustomerId")
     created_at = UnicodeAttribute(attr_name="createdAt")
+    # The SetupIntent being made for the user (record first: our id keys the Stripe call), then Stripe's id.
+    setup_request_id = UnicodeAttribute(null=True, attr_name="setupRequestId")
+    stripe_setup_intent_id = UnicodeAttribute(null=True, attr_name="stripeSetupIntentId")
+
+    by_stripe_customer = CustomersByStripeCustomer()
+
+
+class Entitlement(MapAttribute[str, Any]):
+    lookup_key = UnicodeAttribute(attr_name="lookupKey")
+    feature_id = UnicodeAttribute(attr_name="featureId")
+
+
+class EntitlementsRecord(Model):
+    """What a user may use now: the active entitlements of their Stripe customer, as the newest summary event (by
+    Stripe's ``created``) said. Attributes: userId, stripeCustomerId, entitlements [{lookupKey, featureId}],
+    lastEventCreated (Stripe's stamp), version, updatedAt."""
+
+    class Meta(_Meta):
+        table_name = "EntitlementsTable"
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    stripe_customer_id = UnicodeAttribute(attr_name="stripeCustomerId")
+    entitlements = ListAttribute(of=Entitlement, default=list)
+    last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    version = VersionAttribute()
 
 
 class ProcessedEventRecord(Model):
@@ -238,4 +319,5 @@ TABLES: dict[type[Model], str] = {
     CustomerRecord: "customers_table",
     ProcessedEventRecord: "processed_events_table",
     LiveConnectionRecord: "live_connections_table",
+    EntitlementsRecord: "entitlements_table",
 }

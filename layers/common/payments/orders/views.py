@@ -25,6 +25,10 @@ def payment_view(payment: PaymentRecord) -> dict[str, Any]:
     if payment.failure_code:
         view["failureCode"] = payment.failure_code
         view["failureMessage"] = payment.failure_message
+    if payment.discount is not None:
+        view["discount"] = {"promotionCode": payment.discount.promotion_code, "amount": int(payment.discount.amount)}
+    if payment.payment_method_id:
+        view["paymentMethodId"] = payment.payment_method_id
     return view
 
 
@@ -44,7 +48,7 @@ def refund_view(refund: RefundRecord) -> dict[str, Any]:
 
 
 def subscription_view(recurring: RecurringPaymentRecord) -> dict[str, Any]:
-    return {
+    view = {
         "recurringPaymentId": recurring.recurring_payment_id,
         "stripeSubscriptionId": recurring.stripe_subscription_id,
         "priceId": recurring.price_id,
@@ -52,6 +56,9 @@ def subscription_view(recurring: RecurringPaymentRecord) -> dict[str, Any]:
         "cancelAtPeriodEnd": bool(recurring.cancel_at_period_end),
         "currentPeriodEnd": recurring.current_period_end,
     }
+    if recurring.trial_end:
+        view["trialEnd"] = recurring.trial_end
+    return view
 
 
 def order_view(order: OrderRecord, payments: Iterable[PaymentRecord] = (), refunds: Iterable[RefundRecord] = (),
@@ -74,6 +81,11 @@ def order_view(order: OrderRecord, payments: Iterable[PaymentRecord] = (), refun
     if order.items:
         view["items"] = [{"priceId": i.price_id, "quantity": i.quantity, "unitAmount": i.unit_amount}
                          for i in order.items]
+    if order.stripe_invoice_id:
+        view["stripeInvoiceId"] = order.stripe_invoice_id
+    if order.lines is not None:  # the lines of the invoice the order was paid by
+        view["lines"] = [{"description": line.description, "amount": int(line.amount),
+                          "proration": bool(line.proration), "priceId": line.price_id} for line in order.lines]
     return view
 
 
