@@ -128,9 +128,11 @@ class CheckoutSessionRule(EventRule[StripeCheckoutSession]):
         return apply_outcome(event, payment, order, outcome, changed=learnt)
 
 
-def apply_outcome(event: StripeEvent, payment: PaymentRecord, order: OrderRecord, outcome: StripePaymentResult, *,
-                  charge_id: str | None = None, changed: bool = False) -> Decision | None:
-    """Move ``payment`` (and its order) as ``outcome`` says; None when nothing changes."""
+def apply_outcome(event: StripeEvent | None, payment: PaymentRecord, order: OrderRecord,
+                  outcome: StripePaymentResult, *, charge_id: str | None = None,
+                  changed: bool = False) -> Decision | None:
+    """Move ``payment`` (and its order) as ``outcome`` says; None when nothing changes. ``event`` is None when the
+    outcome was read from Stripe just now (the reconciler): no Stripe stamp is recorded then."""
     decision, now = Decision(), now_iso()
     if charge_id and payment.stripe_charge_id is None:
         payment.stripe_charge_id, changed = charge_id, True
@@ -150,7 +152,8 @@ def apply_outcome(event: StripeEvent, payment: PaymentRecord, order: OrderRecord
     if not changed:
         return None
     payment.updated_at = now
-    payment.last_event_created = newest(payment.last_event_created, event)
+    if event is not None:
+        payment.last_event_created = newest(payment.last_event_created, event)
     decision.save(payment)
     return decision
 

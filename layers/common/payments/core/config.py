@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 from payments.core import aws
 from payments.core.errors import ConfigurationError, UpstreamUnavailable
 
-WEBHOOK_ENDPOINTS = ("payment", "refund", "subscription", "renewal")
 SECRET_REFRESH_SECONDS = 60.0  # a signing secret is re-read at most this often (a flood of bad signatures
 #                                cannot turn into a flood of Secrets Manager calls)
 
@@ -44,6 +43,7 @@ class Settings:
     processed_events_table: str = "ProcessedEventsTable"
     customers_table: str = "CustomersTable"
     idempotency_table: str = "IdempotencyTable"
+    reconcile_table: str = "ReconcileTable"
     region: str = "us-east-1"
     stripe_api_base: str | None = None
     stripe_secret_arn: str | None = None
@@ -57,6 +57,9 @@ class Settings:
     redirect_origins: frozenset[str] = frozenset()
     # The Stripe prices this app sells, by price id or lookup key (catalog orders may name only these).
     sellable_prices: frozenset[str] = frozenset()
+    # Reconciliation and EventBridge ingress (payments.reconcile, payments.webhooks.pipeline)
+    stuck_after_minutes: int = 30
+    stripe_event_source: str | None = None  # the partner event source Stripe's EventBridge events come from
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -98,6 +101,7 @@ class Settings:
             processed_events_table=text("PROCESSED_EVENTS_TABLE_NAME", defaults.processed_events_table) or "",
             customers_table=text("CUSTOMERS_TABLE_NAME", defaults.customers_table) or "",
             idempotency_table=text("IDEMPOTENCY_TABLE_NAME", defaults.idempotency_table) or "",
+            reconcile_table=text("RECONCILE_TABLE_NAME", defaults.reconcile_table) or "",
             region=text("AWS_REGION", None) or text("AWS_DEFAULT_REGION", defaults.region) or "",
             stripe_api_base=api_base.rstrip("/") if api_base else None,
             stripe_secret_arn=text("STRIPE_SECRET_ARN", None),
@@ -111,6 +115,8 @@ class Settings:
             max_checkout_attempts=int(number("MAX_CHECKOUT_ATTEMPTS", defaults.max_checkout_attempts, 1, 100)),
             redirect_origins=frozenset(_origin(o) for o in words("ALLOWED_REDIRECT_ORIGINS")),
             sellable_prices=words("SELLABLE_PRICES"),
+            stuck_after_minutes=int(number("STUCK_AFTER_MINUTES", defaults.stuck_after_minutes, 5, 7 * 24 * 60)),
+            stripe_event_source=text("STRIPE_EVENT_SOURCE_NAME", None),
             environ=env,
         )
 
