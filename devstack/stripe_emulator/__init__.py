@@ -6,7 +6,7 @@ Stripe API. This package extends it *in process*, through its own extension poin
 class-level validation, aiohttp middlewares), without copying or editing its files.
 
 Modules: ``common`` (errors shaped like Stripe's, parameter checks, events: what the others share),
-``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``server``
+``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``webhooks`` (14), ``server``
 (4, 9, 10, 11, 12, and ``install()`` / ``main()``, run in the emulator's process), ``process``
 (:class:`StripeEmulator`, the emulator as a child process, and the test helpers that drive it).
 
@@ -73,6 +73,13 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
    ``created`` comparisons, negation, ``null``, ``expand``, and Stripe's delay before a new customer is
    searchable (here at once). An unsupported query is a 400 ``invalid_request_error``. See
    ``devstack/stripe_emulator/customers.py``.
+
+14. **Events and webhook endpoints as Stripe serves them** (``devstack/stripe_emulator/webhooks.py``): ``GET
+   /v1/events`` newest first with ``types[]``, ``created[gt|gte|lt|lte]``, ``limit``, ``starting_after`` and
+   ``ending_before``; ``/v1/webhook_endpoints`` (create with its signing secret, retrieve, update, delete, list),
+   delivered to like localstripe's own registrations; test helpers to take an endpoint down for a while (its
+   deliveries are lost, so the reconciler has something to recover), to list what an endpoint was sent, and to
+   send an event again now (``POST /_test/events/{id}/resend``, answering what each endpoint answered).
 
 Known limits: events say ``api_version: 2017-08-15``; webhook registrations survive a data wipe, and events are
 delivered about 1 s late to whichever endpoints are registered *then* (so after a reset a test

@@ -26,7 +26,7 @@ from aiohttp import web
 from localstripe import resources
 from localstripe.errors import UserError
 
-from devstack.stripe_emulator import billing, customers, payments
+from devstack.stripe_emulator import billing, customers, payments, webhooks
 from devstack.stripe_emulator.catalog import Price
 from devstack.stripe_emulator.checkout import CheckoutSession, checkout_page, checkout_page_pay, create_session
 from devstack.stripe_emulator.common import stripe_error
@@ -180,6 +180,7 @@ def install() -> None:
     payments.install()
     billing.install()
     customers.install()
+    webhooks.install()
     from localstripe import server
 
     _redirect_state_file()
@@ -196,6 +197,7 @@ def install() -> None:
         ("POST", "/_test/checkout/sessions/{id}/complete", CheckoutSession._api_complete),
     ):
         router.add_route(method, path, server.api_extra(func, path))
+    webhooks.add_routes(server.app)
     router.add_post("/v1/checkout/sessions", create_session)
     router.add_get("/checkout/{id}", checkout_page)
     router.add_post("/checkout/{id}", checkout_page_pay)
