@@ -8,7 +8,9 @@ answered by the first of:
   as Lambda does); an exception is a 502, as Lambda's.
 * ``/_local/...``: the stack's own endpoints (never part of the template): ``config`` (what the demo page
   needs: mode, publishable key, Stripe.js URL, catalog prices, routes) and ``token?user=&admin=1`` (a
-  signed token; answered to loopback clients only).
+  signed token; answered to loopback clients only); and the routes other modules of the stack add
+  (``local_routes``, loopback clients only: ``stripe-events`` and ``webhooks/...`` of
+  :mod:`devstack.local_webhooks`).
 * ``/demo/...``: the static checkout page (``devstack/demo_page/``).
 * a route of the template's HTTP API (most specific match, as API Gateway picks): the JWT authorizer runs
   first (401 ``{"message":"Unauthorized"}`` as API Gateway answers), then the handler gets an API Gateway
@@ -100,6 +102,7 @@ class LocalApp:
         mint: Callable[[str, bool], str],
         log: Callable[[str], None],
         static_dir: Path = DEMO_PAGE_DIR,
+        local_routes: dict[str, Callable[[HttpRequest, str], Response]] | None = None,
     ):
         self.functions = {f.logical_id: f for f in functions}
         self.routes = routes
@@ -109,6 +112,7 @@ class LocalApp:
         self.mint = mint
         self.log = log
         self.static_dir = static_dir.resolve()
+        self.local_routes = dict(local_routes or {})  # /_local/<name>/...: routes of the stack's modules
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.monotonic()
@@ -187,6 +191,11 @@ class LocalApp:
 
     def _local(self, request: HttpRequest) -> Response:
         name = request.path[len("/_local/"):]
+        head, _, rest = name.partition("/")
+        if head in self.local_routes:  # e.g. devstack.local_webhooks: the stripe listen route, endpoints down/up
+            if not _is_loopback(request.client_ip):
+                return Response.json(403, {"message": "for loopback clients only"})
+            return self.local_routes[head](request, rest)
         if request.method != "GET":
             return Response.json(405, {"message": "Method Not Allowed"})
         if name == "config":

@@ -6,8 +6,8 @@ Stripe API. This package extends it *in process*, through its own extension poin
 class-level validation, aiohttp middlewares), without copying or editing its files.
 
 Modules: ``common`` (errors shaped like Stripe's, parameter checks, events: what the others share),
-``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``webhooks`` (14), ``server``
-(4, 9, 10, 11, 12, and ``install()`` / ``main()``, run in the emulator's process), ``process``
+``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``webhooks``
+(14), ``server`` (4, 9, 10, 11, 12, and ``install()`` / ``main()``, run in the emulator's process), ``process``
 (:class:`StripeEmulator`, the emulator as a child process, and the test helpers that drive it).
 
 Extensions applied by ``server.install()`` (idempotent; called before the server starts):
@@ -48,7 +48,8 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
    (``_authenticate`` with ``success=false``) sends ``payment_intent.payment_failed``, as Stripe does.
 7. **Refund events.** localstripe sends none; a refund here (by the API or "in the Dashboard", which is
    the same call without our metadata) sends ``refund.created`` and ``charge.refunded`` (the charge with
-   its refunds listed), as Stripe does, and carries the ``payment_intent`` of its charge.
+   its refunds listed), as Stripe does, and carries the ``payment_intent`` of its charge. Listing the refunds
+   of a PaymentIntent that has no charge answers an empty list, as Stripe does.
 8. **Subscriptions and invoices** in the current API's shapes (prices on items, ``default_incomplete``
    with the first invoice's ``confirmation_secret``, renewals and failed renewals on demand): see
    ``devstack/stripe_emulator/billing.py``.

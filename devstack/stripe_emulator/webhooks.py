@@ -16,7 +16,7 @@
   for a ``we_`` endpoint or a ``/_config/webhooks`` id alike. While it is down its deliveries are lost: Stripe
   would retry for three days and then give up; the emulator gives up at once, so what the reconciler recovers
   can be shown in seconds. ``GET /_test/webhook_endpoints/{id}/deliveries``: what was sent to it (event id, type,
-  status, or ``down``), oldest first.
+  status, or ``down``), oldest first, for the events the emulator still holds (a data wipe forgets them).
 - **Sending an event again** (``POST /_test/events/{id}/resend``, optional ``webhook_endpoint``): delivered now to
   the endpoints that take its type (or to the one named, as ``stripe events resend --webhook-endpoint`` does),
   down ones excepted; the answer lists each delivery with the status and body the endpoint answered.
@@ -266,7 +266,7 @@ async def _deliver(event: Any, endpoint_id: str, hook: Any) -> dict[str, Any]:
             text = await response.text()
             record.update(status=response.status, body=_json_or_text(text))
             log.info('webhook "%s" delivered to %s: %d', event.type, endpoint_id, response.status)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+    except (TimeoutError, aiohttp.ClientError) as error:
         record.update(status="failed", body=str(error))
         log.info('webhook "%s" to %s failed: %s', event.type, endpoint_id, error)
     _deliveries.setdefault(endpoint_id, []).append(record)
@@ -317,8 +317,10 @@ async def endpoint_up(request: web.Request) -> web.Response:
 async def endpoint_deliveries(request: web.Request) -> web.Response:
     endpoint_id = request.match_info["id"]
     _known_endpoint(endpoint_id)
-    return web.json_response({"id": endpoint_id, "down": _is_down(endpoint_id),
-                              "deliveries": _deliveries.get(endpoint_id, [])})
+    # Deliveries of events wiped by DELETE /_config/data are forgotten with them.
+    kept = [d for d in _deliveries.get(endpoint_id, []) if store.get(f"event:{d['event']}") is not None]
+    _deliveries[endpoint_id] = kept
+    return web.json_response({"id": endpoint_id, "down": _is_down(endpoint_id), "deliveries": kept})
 
 
 async def resend_event(request: web.Request) -> web.Response:

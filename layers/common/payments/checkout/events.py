@@ -91,6 +91,11 @@ class PaymentIntentRule(EventRule[StripePaymentIntent]):
 
     def decide(self, event: StripeEvent, subject: StripePaymentIntent, records: Records) -> Decision | None:
         payment, order = _payment_and_order(records)
+        if payment.mode == "invoice":
+            # A subscription invoice's payment follows its invoice (payments.subscriptions.renewals): its
+            # PaymentIntent's events change nothing, whichever arrives first, so the reconciler never counts
+            # them as events the webhooks missed.
+            return None
         if payment.stripe_payment_intent_id is None and _waiting_for_link(payment, "payment_intent"):
             raise NotLinkedYet(f"payment {payment.payment_id} is still recording its PaymentIntent")
         require_link(payment.stripe_payment_intent_id, subject.id, "PaymentIntent")

@@ -14,7 +14,7 @@ Keys and indexes are designed for the queries the product makes; nothing here is
 - ``ProcessedEventsTable``: ``eventId``, the ledger of applied Stripe events, expiring by TTL.
 - ``ReconcileTable``: the reconciler's checkpoint in Stripe's event list.
 - Payments and refunds also carry a sparse index, ``byPendingSince``, of those still ``pending``
-  (``WatchedWhilePending``): the reconciler finds what is stuck without a Scan.
+  (``WatchedWhilePending``): the reconciler finds what is stuck without scanning a table.
 
 Every mutable record carries a ``version``: pynamodb adds ``version = <read value>`` to each write,
 which is what makes read-decide-write safe under concurrent requests and webhook deliveries.
@@ -95,7 +95,7 @@ class OrderRecord(Model):
     by_user = OrdersByUser()
 
 
-# --- what the reconciler watches while it is pending (a sparse index, never a Scan) ---------------------------
+# --- what the reconciler watches while it is pending (a sparse index, never a table scan) ---------------------------
 
 MAX_PENDING_CHECKS = 5  # how often the reconciler asks Stripe about one record that stays pending, then stops
 

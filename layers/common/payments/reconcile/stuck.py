@@ -1,7 +1,7 @@
 """The reconciler's second pass: what is still ``pending`` after Stripe's events were applied, settled from what
 Stripe says about it now (``payments.checkout.stuck``, ``payments.refunds.stuck``).
 
-Found through the sparse ``byPendingSince`` index (never a Scan): pending since before now minus
+Found through the sparse ``byPendingSince`` index (never a table scan): pending since before now minus
 ``StuckAfterMinutes``, our clock against our own stamps. At most ``LIMIT`` of each kind per run, oldest first.
 """
 
