@@ -28,6 +28,7 @@ from devstack.template import load_template
 from payments.core.clock import now_iso
 from payments.data import store
 from payments.data.models import OrderRecord, PaymentRecord
+from payments.refunds.api import new_refund
 from tests.support.api import ADMIN, ALICE, call, get_order
 from tests.support.invoke import invoke
 
@@ -36,7 +37,8 @@ pytestmark = pytest.mark.emulator
 HANDLERS = {"orders": "OrdersFunction", "checkout": "CheckoutFunction", "refund": "RefundFunction",
             "subscribe": "SubscribeFunction", "cancel_subscription": "CancelSubscriptionFunction",
             "payment_callback": "PaymentCallbackFunction", "refund_callback": "RefundCallbackFunction",
-            "subscription_callback": "SubscriptionCallbackFunction", "renewal_callback": "RenewalCallbackFunction"}
+            "subscription_callback": "SubscriptionCallbackFunction", "renewal_callback": "RenewalCallbackFunction",
+            "reconcile": "ReconcileFunction"}
 
 # Granted for paths a passing scenario does not take: a failure path of record-first (a Stripe refusal releasing
 # what was reserved), an idempotency record deleted after a 5xx, and Powertools' fallback read of a kept answer
@@ -50,6 +52,8 @@ UNREACHED: dict[str, set[tuple[str, str]]] = {
     | _IDEMPOTENCY_FALLBACKS,  # a subscription Stripe refused, released
     "CancelSubscriptionFunction": _IDEMPOTENCY_FALLBACKS,
     "PaymentCallbackFunction": {("GetItem", "RefundsTable")},  # an automatic refund Stripe refused
+    # a lost subscription event without our metadata (found by its Stripe id); kept answers' fallbacks
+    "ReconcileFunction": {("Query", "RecurringPaymentsTable/byStripeSubscription")} | _IDEMPOTENCY_FALLBACKS,
 }
 
 
@@ -122,12 +126,13 @@ class Recorder:
 @pytest.fixture
 def recorder(monkeypatch, orders_handler, checkout_handler, refund_handler, subscribe_handler,
              cancel_subscription_handler, payment_callback_handler, refund_callback_handler,
-             subscription_callback_handler, renewal_callback_handler):
+             subscription_callback_handler, renewal_callback_handler, reconcile_handler):
     recorder = Recorder()
     modules = {"orders": orders_handler, "checkout": checkout_handler, "refund": refund_handler,
                "subscribe": subscribe_handler, "cancel_subscription": cancel_subscription_handler,
                "payment_callback": payment_callback_handler, "refund_callback": refund_callback_handler,
-               "subscription_callback": subscription_callback_handler, "renewal_callback": renewal_callback_handler}
+               "subscription_callback": subscription_callback_handler, "renewal_callback": renewal_callback_handler,
+               "reconcile": reconcile_handler}
     for folder, module in modules.items():
         monkeypatch.setattr(module, "lambda_handler", recorder.wrap(HANDLERS[folder], module.lambda_handler))
     monkeypatch.setattr(BaseClient, "_make_api_call", lambda client, op, params: recorder.call(client, op, params))
@@ -141,7 +146,8 @@ def _until(live, check, what):
 def test_each_function_is_granted_exactly_what_its_code_does(recorder, live, stripe_env, catalog, orders_handler,
                                                               checkout_handler, refund_handler, subscribe_handler,
                                                               cancel_subscription_handler, payment_callback_handler,
-                                                              subscription_callback_handler, renewal_callback_handler):
+                                                              subscription_callback_handler, renewal_callback_handler,
+                                                              reconcile_handler):
     handlers = {"payment_callback": payment_callback_handler, "subscription_callback": subscription_callback_handler,
                 "renewal_callback": renewal_callback_handler}
     from devstack.stripe_emulator_billing import advance_subscription
@@ -218,6 +224,30 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, live, str
             obj["parent"]["subscription_details"]["metadata"] = {}
         event = signed_webhook_event(stripe_event(event_type, obj), LOCAL_WEBHOOK_SECRETS[folder.split("_")[0]])
         assert invoke(handlers[folder], event).status == 200
+    # Webhooks lost (endpoints down): a Dashboard refund and a renewal, and a reserved refund that never reached
+    # Stripe; an admin runs the reconciler (retried with an Idempotency-Key)
+    for name in ("refund", "subscription", "renewal"):
+        stripe_env.webhook_down(name)
+    try:
+        lost_refund = client.v1.refunds.create({"payment_intent": intent_id, "amount": 100})
+        advance_subscription(stripe_env, started["stripeSubscriptionId"])
+        for name, event_type in (("refund", "charge.refunded"), ("renewal", "invoice.paid")):
+            assert live.wait_for(lambda _, n=name, t=event_type: any(
+                d["type"] == t and d["status"] == "down" for d in stripe_env.deliveries(n))), (name, event_type)
+    finally:
+        for name in ("refund", "subscription", "renewal"):
+            stripe_env.webhook_up(name)
+    paid_payment = store.get(PaymentRecord, mobile["paymentId"])
+    unsent = new_refund("ref_never_sent", paid_payment, 50, origin="api", reason=None, requested_by=ADMIN)
+    unsent.pending_since = "2020-01-01T00:00:00.000Z"
+    paid_payment.amount_reserved = int(paid_payment.amount_reserved or 0) + 50
+    store.Transaction().save(paid_payment).save(unsent).commit()
+    summary = call(reconcile_handler, "POST", "/admin/reconcile", user=ADMIN, admin=True,
+                   headers={"Idempotency-Key": "rec-1"})
+    assert summary.status == 200 and summary.body["eventsApplied"] >= 2 and summary.body["stuckSettled"] == 1, \
+        summary.body
+    assert any(r["refundId"] == f"ref_{lost_refund.id}" for r in get_order(orders_handler, order["orderId"]).body[
+        "refunds"])
 
     allowed = granted()
     for function in HANDLERS.values():
