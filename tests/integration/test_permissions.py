@@ -25,12 +25,12 @@ from botocore.client import BaseClient
 from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS, signed_webhook_event
 from devstack.stripe_events import stripe_event
 from devstack.template import load_template
-from payments.core.clock import now_iso
 from payments.data import store
-from payments.data.models import OrderRecord, PaymentRecord
+from payments.data.models import PaymentRecord
 from payments.refunds.api import new_refund
 from tests.support.api import ADMIN, ALICE, call, get_order
 from tests.support.invoke import invoke
+from tests.support.records import given_second_tab
 
 pytestmark = pytest.mark.emulator
 
@@ -168,15 +168,7 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, live, str
     client.v1.payment_intents.confirm(intent_id)
     _until(live, lambda: get_order(orders_handler, order["orderId"]).body["status"] == "paid", "order never paid")
     # A second payment for the paid order (another tab), refunded automatically
-    second = PaymentRecord("pay_other_tab", order_id=order["orderId"], user_id=ALICE, amount=1999, currency="usd",
-                           mode="payment_intent", status="pending", created_at=now_iso(), updated_at=now_iso())
-    tab = client.v1.payment_intents.create({"amount": 1999, "currency": "usd", "payment_method": "pm_card_visa",
-                                            "metadata": {"orderId": order["orderId"], "paymentId": "pay_other_tab"}})
-    second.stripe_payment_intent_id = tab.id
-    record = store.get(OrderRecord, order["orderId"])
-    record.payment_ids = [*record.payment_ids, second.payment_id]
-    store.Transaction().save(second).save(record).commit()
-    client.v1.payment_intents.confirm(tab.id)
+    client.v1.payment_intents.confirm(given_second_tab(client, order["orderId"], "pay_other_tab"))
     _until(live, lambda: any(r["refundId"] == "ref_auto_other_tab" and r["status"] == "succeeded"
                              for r in get_order(orders_handler, order["orderId"]).body["refunds"]),
            "the second payment was never refunded")

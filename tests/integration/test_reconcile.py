@@ -16,10 +16,11 @@ import pytest
 from devstack.lambda_context import LambdaContext
 from payments.core.clock import iso, utc_now
 from payments.data import store
-from payments.data.models import OrderRecord, PaymentRecord, ProcessedEventRecord, RefundRecord
+from payments.data.models import PaymentRecord, ProcessedEventRecord, RefundRecord
 from payments.reconcile import events as reconcile_events
 from payments.webhooks.pipeline import PROCESSED
 from tests.support.api import ADMIN, ALICE, admin_order, call, get_order
+from tests.support.records import given_second_tab
 
 pytestmark = pytest.mark.emulator
 
@@ -209,17 +210,9 @@ def test_an_automatic_refund_never_sent_is_sent_and_settled_once(
     order, _, _ = pay(orders_handler, checkout_handler, client)
     assert live.wait_for(lambda _: get_order(orders_handler, order["orderId"]).body["status"] == "paid")
     # A second payment for the paid order (another tab), while Stripe cannot be reached for its refund
-    second = PaymentRecord("pay_second_tab", order_id=order["orderId"], user_id=ALICE, amount=1999, currency="usd",
-                           mode="payment_intent", status="pending", created_at=iso(utc_now()),
-                           updated_at=iso(utc_now()))
-    tab = client.v1.payment_intents.create({"amount": 1999, "currency": "usd", "payment_method": "pm_card_visa",
-                                            "metadata": {"orderId": order["orderId"], "paymentId": "pay_second_tab"}})
-    second.stripe_payment_intent_id = tab.id
-    record = store.get(OrderRecord, order["orderId"])
-    record.payment_ids = [*record.payment_ids, second.payment_id]
-    store.Transaction().save(second).save(record).commit()
+    tab = given_second_tab(client, order["orderId"], "pay_second_tab")
     monkeypatch.setattr(automatic, "send", lambda refund, intent_id: None)  # Stripe unreachable: never sent
-    client.v1.payment_intents.confirm(tab.id)
+    client.v1.payment_intents.confirm(tab)
     refund_id = automatic.refund_id_for("pay_second_tab")
     assert live.wait_for(lambda _: store.get(RefundRecord, refund_id) is not None)
     monkeypatch.undo()
@@ -236,10 +229,10 @@ def test_an_automatic_refund_never_sent_is_sent_and_settled_once(
     assert summary["stuckSettled"] == 1 and settled.status == "succeeded" and settled.stripe_refund_id
     assert (payment.amount_reserved, payment.amount_refunded) == (0, 1999)  # counted, not also released
     assert settled.pending_mark is None and settled.pending_since is None  # off the watch list
-    at_stripe = client.v1.refunds.list({"payment_intent": tab.id}).data
+    at_stripe = client.v1.refunds.list({"payment_intent": tab}).data
     assert [r.id for r in at_stripe] == [settled.stripe_refund_id]  # sent once
     assert run(reconcile_handler)["stuckSettled"] == 0
-    assert len(client.v1.refunds.list({"payment_intent": tab.id}).data) == 1
+    assert len(client.v1.refunds.list({"payment_intent": tab}).data) == 1
 
 
 def given_reserved_refund(orders_handler, client, *, confirmed: bool, stripe_refund_id: str | None = None):

@@ -22,15 +22,13 @@ from __future__ import annotations
 from payments.checkout.events import LINK_WAIT, StripePaymentResult, apply_outcome
 from payments.core.clock import parse_iso, utc_now
 from payments.core.observability import logger
-from payments.core.retry import retry_on_conflict
 from payments.data import pending, store
 from payments.data.models import OrderRecord, PaymentRecord
+from payments.reconcile.settling import SETTLED, SKIPPED, STILL_PENDING, settle
 from payments.stripe import api as stripe_api
 from payments.stripe.client import StripeResourceMissing
 from payments.stripe.objects import StripeCheckoutSession, StripePaymentIntent
 from payments.webhooks.pipeline import commit
-
-SETTLED, STILL_PENDING, SKIPPED = "settled", "pending", "skipped"
 
 
 def settle_stuck_payment(found: PaymentRecord) -> str:
@@ -59,11 +57,7 @@ def settle_stuck_payment(found: PaymentRecord) -> str:
         commit(decision)
         return SETTLED
 
-    result = retry_on_conflict(attempt, lambda: RuntimeError("the payment kept changing while being settled"))
-    if result == SETTLED:
-        logger.warning("a stuck payment settled from Stripe's state",
-                       extra={"payment_id": payment.payment_id, "status": outcome.status})
-    return result
+    return settle(attempt, "payment", payment_id=payment.payment_id, status=outcome.status)
 
 
 def _outcome_at_stripe(payment: PaymentRecord) -> tuple[StripePaymentResult, str | None]:

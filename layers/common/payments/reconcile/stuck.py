@@ -18,6 +18,7 @@ from payments.core.errors import TransientFailure, UpstreamUnavailable
 from payments.core.observability import count, logger
 from payments.data import pending
 from payments.data.models import PaymentRecord, RefundRecord
+from payments.reconcile.settling import SETTLED
 from payments.refunds.stuck import settle_stuck_refund
 
 LIMIT = 25
@@ -35,10 +36,10 @@ def settle_stuck(time_left: Callable[[], float]) -> int:
                 return settled
             try:
                 outcome = settle(found)
-            except (TransientFailure, UpstreamUnavailable, RuntimeError) as error:
+            except (TransientFailure, UpstreamUnavailable) as error:
                 logger.warning("a stuck record could not be settled now", extra={"detail": str(error)})
                 continue
-            if outcome == "settled":
+            if outcome == SETTLED:
                 settled += 1
     if settled:
         count("StuckSettled", settled)

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 from payments.core.errors import ApiError
 from payments.core.observability import logger
-from payments.core.retry import retry_on_conflict
 from payments.data import pending, store
 from payments.data.models import OrderRecord, PaymentRecord, RefundRecord
+from payments.reconcile.settling import SETTLED, SKIPPED, STILL_PENDING, settle
 from payments.refunds.api import RefundAtStripe
 from payments.refunds.events import settle_from_stripe
 from payments.stripe import api as stripe_api
 from payments.stripe.client import StripeResourceMissing
 from payments.stripe.objects import StripeRefund
 from payments.webhooks.pipeline import NotOurs, commit
-
-SETTLED, STILL_PENDING, SKIPPED = "settled", "pending", "skipped"
 
 
 def _read(found: RefundRecord) -> tuple[RefundRecord | None, PaymentRecord | None, OrderRecord | None]:
@@ -72,11 +70,7 @@ def settle_stuck_refund(found: RefundRecord) -> str:
             return STILL_PENDING
         return SETTLED
 
-    result = retry_on_conflict(attempt, lambda: RuntimeError("the refund kept changing while being settled"))
-    if result == SETTLED:
-        logger.warning("a stuck refund settled from Stripe's state",
-                       extra={"refund_id": found.refund_id, "stripe_status": reported.status})
-    return result
+    return settle(attempt, "refund", refund_id=found.refund_id, stripe_status=reported.status)
 
 
 def _at_stripe(refund: RefundRecord, payment_intent_id: str) -> StripeRefund | None:
