@@ -155,3 +155,18 @@ def test_a_create_cut_short_leaves_nothing_after_the_rollback_delete(
 
     send(webhook_registration_handler, cfn, "Delete", properties(arns), physical_id=failed["PhysicalResourceId"])
     assert registered(stripe_env.client()) == {}
+
+
+def test_a_delete_without_a_usable_api_key_answers_success_so_the_stack_can_go(
+        stripe_env, secrets, cfn, webhook_registration_handler, monkeypatch):
+    _, arns = secrets
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "")  # the API key secret was deleted, say
+    monkeypatch.delenv("STRIPE_SECRET_ARN", raising=False)
+    from tests.support import reset_clients
+
+    reset_clients()
+    deleted = send(webhook_registration_handler, cfn, "Delete", properties(arns),
+                   physical_id="stripe-webhooks:4d2f1c80-0000-11ef-8000-0a1b2c3d4e5f")
+    assert deleted["Status"] == "SUCCESS"
+    created = send(webhook_registration_handler, cfn, "Create", properties(arns))
+    assert created["Status"] == "FAILED" and "STRIPE_SECRET_KEY" in created["Reason"]  # a create still fails

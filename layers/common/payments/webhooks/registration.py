@@ -144,8 +144,20 @@ def create_or_update(request: Mapping[str, object]) -> tuple[str, dict[str, str]
 
 
 def delete(request: Mapping[str, object]) -> None:
-    """A Delete request: every endpoint of the stack at Stripe goes (their secrets go with the stack)."""
-    remove(str(request["StackId"]))
+    """A Delete request: every endpoint of the stack at Stripe goes (their secrets go with the stack).
+
+    Without a usable API key (the secret deleted or never filled in, a revoked key) there is nothing this can
+    remove, and failing would leave the stack unable to roll back or be deleted: it is logged and answered as
+    done. (A Stripe that cannot be reached is a failure: trying the delete again can succeed.)"""
+    from payments.core.errors import ConfigurationError, UpstreamError
+
+    try:
+        remove(str(request["StackId"]))
+    except (ConfigurationError, UpstreamError) as error:
+        if isinstance(error, UpstreamError) and error.code != "stripe_misconfigured":
+            raise
+        logger.error("could not delete the webhook endpoints at Stripe: no usable API key; delete them in the "
+                     "Dashboard", extra={"code": error.code})
 
 
 def write_signing_secret(secret_arn: str, signing_secret: str) -> None:
