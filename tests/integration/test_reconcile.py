@@ -326,3 +326,28 @@ def test_post_admin_reconcile_is_for_admins(aws, stripe_env, reconcile_handler):
     answered = call(reconcile_handler, "POST", "/admin/reconcile", user=ADMIN, admin=True)
     assert answered.status == 200
     assert set(answered.body) == {"eventsSeen", "eventsApplied", "stuckSettled", "checkpoint", "complete"}
+
+
+def test_a_web_checkout_stuck_pending_follows_its_session(aws, stripe_env, orders_handler, checkout_handler):
+    from payments.reconcile.stuck import settle_stuck
+
+    client = stripe_env.client()
+    paid_order, expired_order = admin_order(orders_handler), admin_order(orders_handler)
+    web = {"mode": "checkout_session", "successUrl": "https://shop.example/ok", "cancelUrl": "https://shop.example/no"}
+    paid = call(checkout_handler, "POST", "/checkout", body={"orderId": paid_order["orderId"], **web}).body
+    expired = call(checkout_handler, "POST", "/checkout", body={"orderId": expired_order["orderId"], **web}).body
+    stripe_env.complete_checkout_session(store.get(PaymentRecord, paid["paymentId"]).stripe_checkout_session_id)
+    client.v1.checkout.sessions.expire(store.get(PaymentRecord, expired["paymentId"]).stripe_checkout_session_id)
+    for payment_id in (paid["paymentId"], expired["paymentId"]):  # no webhook reached them; an hour went by
+        record = store.get(PaymentRecord, payment_id)
+        record.created_at = record.pending_since = iso(utc_now() - timedelta(hours=1))
+        store.put(record)
+
+    assert settle_stuck(lambda: 60.0) == 2
+
+    settled = store.get(PaymentRecord, paid["paymentId"])
+    assert settled.status == "succeeded" and settled.stripe_payment_intent_id  # the Session's PaymentIntent learnt
+    assert get_order(orders_handler, paid_order["orderId"]).body["status"] == "paid"
+    assert store.get(PaymentRecord, expired["paymentId"]).status == "canceled"
+    freed = get_order(orders_handler, expired_order["orderId"]).body
+    assert freed["status"] == "pending" and freed["payments"][0]["status"] == "canceled"
