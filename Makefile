@@ -69,7 +69,7 @@ NO_PYTHON := error: no Python >= 3.11 found (tried python3, python3.11, python3.
 venv-run: $(VENV)/.installed-run
 venv: $(VENV)/.installed
 
-$(VENV)/.installed-run: requirements-run.txt layers/common/requirements.txt
+$(VENV)/.installed-run: requirements-run.txt layers/common/requirements.txt layers/auth/requirements.txt
 	@py='$(PYTHON)'; if [ -z "$$py" ]; then echo "$(NO_PYTHON)" >&2; exit 1; fi; \
 	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$py ($$($$py --version))" >&2; "$$py" -m venv $(VENV); fi
 	@echo "installing the local stack's dependencies into $(VENV) (once, and again when requirements change; under a minute)..." >&2

@@ -14,6 +14,8 @@ The spec (JSON) says what to do:
   import botocore, create a DynamoDB client, make one stubbed GetItem), or ``function`` (import
   ``module`` from the function's directory and call ``handler(event, context)`` once), and optionally
   ``warm_events`` more calls of the same event afterwards, timed as CPU time per event.
+- ``gc_paused``: the cyclic garbage collector is disabled from the start (the floor measured that way shows
+  what a function that pauses it, as ``payments.core.coldstart`` does, is compared with).
 - ``paths``: put first on ``sys.path``, in Lambda's order: the function (``/var/task``), the layer's
   ``python/`` (``/opt/python``), then the directory that plays the runtime (``/var/runtime``: boto3 and
   botocore as the python3.13 runtime ships them).
@@ -31,6 +33,7 @@ virtualenv is on the path.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import os
 import sys
@@ -151,10 +154,33 @@ class Context:
         return 29_000
 
 
+class GcClock:
+    """Time spent in the cyclic garbage collector, by generation (collections, ms)."""
+
+    def __init__(self) -> None:
+        self.started = 0
+        self.by_generation: dict[int, list[float]] = {}
+        gc.callbacks.append(self.callback)
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter_ns()
+        else:
+            entry = self.by_generation.setdefault(info["generation"], [0, 0.0])
+            entry[0] += 1
+            entry[1] += (time.perf_counter_ns() - self.started) / 1e6
+
+    def total_ms(self) -> float:
+        return sum(ms for _, ms in self.by_generation.values())
+
+
 def main() -> None:
     spec_path, spawn_ns = sys.argv[1], int(sys.argv[2])
+    gc_clock = GcClock()
     with open(spec_path, encoding="utf-8") as f:
         spec = json.load(f)
+    if spec.get("gc_paused"):
+        gc.disable()
     sys.path[:0] = spec.get("paths", [])
     result: dict[str, Any] = {"mode": spec["mode"], "python": sys.version.split()[0]}
 
@@ -182,6 +208,8 @@ def main() -> None:
                       body=str(response.get("body"))[:300] if isinstance(response, dict) else None)
 
     result["total_ms"] = (time.monotonic_ns() - spawn_ns) / 1e6
+    result["gc_ms"] = gc_clock.total_ms()
+    result["gc"] = {str(g): v for g, v in gc_clock.by_generation.items()}
     result["modules"] = len(sys.modules)
     result["loaded"] = sorted({name.split(".")[0] for name in sys.modules})
     result["stripe_modules"] = sum(1 for name in sys.modules if name == "stripe" or name.startswith("stripe."))

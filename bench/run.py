@@ -57,12 +57,9 @@ RATIO_TARGETS = {"OrdersFunction": 1.3}
 DEFAULT_RATIO_TARGET = 1.8
 LAYER_ZIP_TARGET_MB = 10.0
 
-LOCAL_SECRET = {
-    "secretKey": "sk_test_bench",
-    "publishableKey": "pk_test_bench",
-    "webhookSecrets": {"payment": "whsec_local_payment", "refund": "whsec_local_refund",
-                       "subscription": "whsec_local_subscription", "renewal": "whsec_local_renewal"},
-}
+# The Stripe API keys secret (StripeSecretArn); each callback's signing secret is a secret of its own, holding
+# {"signingSecret": ...} (devstack.lambda_events.LOCAL_WEBHOOK_SECRETS, which the sample events are signed with).
+LOCAL_API_KEYS = {"secretKey": "sk_test_bench", "publishableKey": "pk_test_bench"}
 
 
 def log(message: str) -> None:
@@ -130,8 +127,8 @@ class Function:
 def stale_sources(build_dir: Path, functions: dict[str, Function]) -> list[str]:
     """Sources changed after the build that is measured (the report says so: rebuild with make sam-build)."""
     built = (build_dir / "CommonLayer" / "python" / "payments").stat().st_mtime
-    sources = [*(REPO / "layers" / "common" / "payments").glob("*.py"), REPO / "layers" / "common" / "requirements.txt",
-               REPO / "layers" / "common" / "Makefile"]
+    common = REPO / "layers" / "common"
+    sources = [*(common / "payments").rglob("*.py"), common / "requirements.txt", common / "Makefile"]
     stale = [_relative(p) for p in sources if p.is_file() and p.stat().st_mtime > built]
     for folder, function in functions.items():
         source = REPO / "functions" / folder / "app.py"
@@ -159,17 +156,16 @@ def template_functions(build_dir: Path) -> tuple[dict[str, Function], dict[str, 
     return functions, source
 
 
-def deployed_env(template: dict[str, Any], secret_arn: str) -> dict[str, str]:
-    """The Globals environment of template.yaml, Refs resolved as a deployment would (tables by logical id)."""
-    parameters = template.get("Parameters", {})
-    variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
-    env = {}
-    for name, value in variables.items():
-        if isinstance(value, dict) and "Ref" in value:
-            ref = value["Ref"]
-            value = secret_arn if ref == "StripeSecretArn" else parameters.get(ref, {}).get("Default", ref)
-        env[name] = str(value)
-    return env
+# Parameter values the bench deploys with (the rest take their defaults): the prices the samples order, and the
+# origin their hosted-Checkout URLs return to.
+def bench_parameters() -> dict[str, str]:
+    from urllib.parse import urlsplit
+
+    from devstack import make_sample_events as s
+
+    success = urlsplit(s.SUCCESS_URL)
+    return {"SellablePrices": f"{s.CATALOG_PRICE_ID},{s.MONTHLY_PRICE_ID}",
+            "AllowedRedirectOrigins": f"{success.scheme}://{success.netloc}"}
 
 
 # --- calls per operation (in process, moto) --------------------------------------------------------------
@@ -186,8 +182,12 @@ class Outcome:
     duplicate_result: str | None = None
     duplicate_dynamodb: list[str] | None = None
     duplicate_stripe: list[str] | None = None
+    capacity: tuple[float, float] = (0.0, 0.0)  # DynamoDB (read, write) units of the first delivery
+    duplicate_capacity: tuple[float, float] | None = None
     recording: list[dict[str, Any]] = field(default_factory=list)  # every AWS call of the first delivery
+    duplicate_recording: list[dict[str, Any]] = field(default_factory=list)
     event: dict[str, Any] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # the function's environment as deployed
     error: str | None = None
 
     @property
@@ -197,11 +197,13 @@ class Outcome:
 
 
 class AwsRecorder:
-    """Every AWS call made through botocore (boto3's and pynamodb's clients alike), with its answer."""
+    """Every AWS call made through botocore (boto3's and pynamodb's clients alike), with its answer, and for
+    DynamoDB the capacity it consumes (``bench/capacity.py``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, meter: Any) -> None:
         self.calls: list[dict[str, Any]] = []
         self.on = False
+        self.meter = meter
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[AwsRecorder]:
@@ -217,15 +219,23 @@ class AwsRecorder:
         def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
             if not recorder.on:
                 return original(client, operation, params)
-            call: dict[str, Any] = {"service": client.meta.service_model.service_name, "operation": operation}
+            service = client.meta.service_model.service_name
+            call: dict[str, Any] = {"service": service, "operation": operation}
             try:
-                response = original(client, operation, params)
+                if service == "dynamodb":
+                    response, capacity = recorder.meter.call(
+                        operation, params, client.meta.region_name, lambda p: original(client, operation, p))
+                    call["capacity"] = capacity.as_dict()
+                else:
+                    response = original(client, operation, params)
             except ClientError as error:
                 body = error.response
                 modeled = {k: v for k, v in body.items() if k not in ("Error", "ResponseMetadata")}
                 call["error"] = {"code": body["Error"]["Code"], "message": body["Error"].get("Message", ""),
                                  "status": body.get("ResponseMetadata", {}).get("HTTPStatusCode", 400),
                                  "modeled": encode_answer(modeled)}
+                if hasattr(error, "bench_capacity"):
+                    call["capacity"] = error.bench_capacity.as_dict()
                 recorder.calls.append(call)
                 raise
             call["response"] = encode_answer(response)
@@ -279,18 +289,67 @@ def _invoke(module: Any, event: dict[str, Any]) -> tuple[int | None, Any]:
     return response.get("statusCode"), body
 
 
-def count_operations(functions: dict[str, Function], stub: Any, secret_env: dict[str, str],
+def capacity_total(calls: list[dict[str, Any]]) -> tuple[float, float]:
+    """(read, write) DynamoDB units over ``calls``."""
+    measured = [c["capacity"] for c in calls if "capacity" in c]
+    return sum(c["read"] for c in measured), sum(c["write"] for c in measured)
+
+
+def create_secrets(template: dict[str, Any]) -> dict[str, str]:
+    """The secrets a deployment holds, in (moto's) Secrets Manager: the Stripe API keys (``StripeSecretArn``) and
+    each callback's signing secret (``<Endpoint>WebhookSecret``). Returns each one's ARN by the name the template
+    refers to it with."""
+    import boto3
+
+    from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
+
+    client = boto3.client("secretsmanager", region_name="us-east-1")
+    refs = {"StripeSecretArn": client.create_secret(Name="payments/stripe",
+                                                    SecretString=json.dumps(LOCAL_API_KEYS))["ARN"]}
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") == "AWS::SecretsManager::Secret" and logical_id.endswith("WebhookSecret"):
+            endpoint = logical_id.removesuffix("WebhookSecret").lower()
+            value = {"signingSecret": LOCAL_WEBHOOK_SECRETS[endpoint]}
+            refs[logical_id] = client.create_secret(Name=logical_id, SecretString=json.dumps(value))["ARN"]
+    return refs
+
+
+@contextlib.contextmanager
+def process_env(env: dict[str, str]) -> Iterator[None]:
+    """``env`` (a function's deployed environment) in this process's ``os.environ`` for one operation, except
+    what this process sets for itself (Powertools: quiet, no tracing) and what is empty (the product treats an
+    empty variable as unset: the stub's ``STRIPE_API_BASE`` stays)."""
+    applied = {k: v for k, v in env.items() if v and not k.startswith("POWERTOOLS_")}
+    cleared = [k for k, v in env.items() if not v and not k.startswith("POWERTOOLS_") and k != "STRIPE_API_BASE"]
+    saved = {k: os.environ.get(k) for k in [*applied, *cleared]}
+    os.environ.update(applied)
+    for name in cleared:
+        os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def count_operations(functions: dict[str, Function], stub: Any, template: dict[str, Any],
                      only: set[str] | None = None) -> list[Outcome]:
     import boto3
     from moto import mock_aws
 
+    from bench.capacity import CapacityMeter
     from bench.scenarios import CALLBACK_ENDPOINTS, GIVEN
     from devstack.handlers import load_handler
     from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS, load_event, resign_event
-    from devstack.template import create_tables
+    from devstack.local_functions import function_environment
+    from devstack.template import create_tables, table_definitions
 
     outcomes = []
-    recorder = AwsRecorder()
+    recorder = AwsRecorder(CapacityMeter(table_definitions(template)))
+    parameters = bench_parameters()
     with recorder.installed():
         for sample in samples(only):
             function = functions.get(sample.folder)
@@ -302,36 +361,39 @@ def count_operations(functions: dict[str, Function], stub: Any, secret_env: dict
             try:
                 module = load_handler(sample.folder)
                 with mock_aws():
-                    _forget_clients()
                     create_tables(boto3.client("dynamodb", region_name="us-east-1"))
-                    secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-                        Name="payments/stripe", SecretString=json.dumps(LOCAL_SECRET))
-                    secret_env["STRIPE_SECRET_ARN"] = os.environ["STRIPE_SECRET_ARN"] = secret["ARN"]
-                    given = GIVEN.get(sample.folder)
-                    if given is not None:
-                        given(sample)
-                    _forget_clients()  # cold: settings, clients and the secret are fetched again
-                    event = load_event(EVENTS / sample.folder / f"{sample.name}.json")
-                    endpoint = CALLBACK_ENDPOINTS.get(sample.folder)
-                    if endpoint:
-                        event = resign_event(event, LOCAL_WEBHOOK_SECRETS[endpoint])
-                    outcome.event = event
-                    stub.reset()
-                    with recorder.recording() as calls:
-                        outcome.status, body = _invoke(module, event)
-                    outcome.recording = list(calls)
-                    outcome.result = body.get("result") if endpoint and isinstance(body, dict) else None
-                    outcome.dynamodb = [c["operation"] for c in calls if c["service"] == "dynamodb"]
-                    outcome.stripe = [f"{m} {p}" for m, p in stub.requests]
-                    if outcome.status is None or not 200 <= outcome.status < 300:
-                        outcome.error = f"answered {outcome.status}: {json.dumps(body)[:160]}"
-                    if endpoint:
+                    outcome.env = function_environment(template, function.logical_id, refs=create_secrets(template),
+                                                       parameters=parameters)
+                    with process_env(outcome.env):
+                        _forget_clients()
+                        given = GIVEN.get(sample.folder)
+                        if given is not None:
+                            given(sample)
+                        _forget_clients()  # cold: settings, clients and the secrets are fetched again
+                        event = load_event(EVENTS / sample.folder / f"{sample.name}.json")
+                        endpoint = CALLBACK_ENDPOINTS.get(sample.folder)
+                        if endpoint:
+                            event = resign_event(event, LOCAL_WEBHOOK_SECRETS[endpoint])
+                        outcome.event = event
                         stub.reset()
                         with recorder.recording() as calls:
-                            _, again = _invoke(module, resign_event(event, LOCAL_WEBHOOK_SECRETS[endpoint]))
-                        outcome.duplicate_result = again.get("result") if isinstance(again, dict) else None
-                        outcome.duplicate_dynamodb = [c["operation"] for c in calls if c["service"] == "dynamodb"]
-                        outcome.duplicate_stripe = [f"{m} {p}" for m, p in stub.requests]
+                            outcome.status, body = _invoke(module, event)
+                        outcome.recording = list(calls)
+                        outcome.result = body.get("result") if endpoint and isinstance(body, dict) else None
+                        outcome.dynamodb = [c["operation"] for c in calls if c["service"] == "dynamodb"]
+                        outcome.capacity = capacity_total(calls)
+                        outcome.stripe = [f"{m} {p}" for m, p in stub.requests]
+                        if outcome.status is None or not 200 <= outcome.status < 300:
+                            outcome.error = f"answered {outcome.status}: {json.dumps(body)[:160]}"
+                        if endpoint:
+                            stub.reset()
+                            with recorder.recording() as calls:
+                                _, again = _invoke(module, resign_event(event, LOCAL_WEBHOOK_SECRETS[endpoint]))
+                            outcome.duplicate_result = again.get("result") if isinstance(again, dict) else None
+                            outcome.duplicate_dynamodb = [c["operation"] for c in calls if c["service"] == "dynamodb"]
+                            outcome.duplicate_capacity = capacity_total(calls)
+                            outcome.duplicate_recording = list(calls)
+                            outcome.duplicate_stripe = [f"{m} {p}" for m, p in stub.requests]
             except Exception as error:  # reported in the table; the bench goes on
                 outcome.error = f"{type(error).__name__}: {error}"[:200]
             if outcome.error and sample.folder not in GIVEN:
@@ -340,13 +402,9 @@ def count_operations(functions: dict[str, Function], stub: Any, secret_env: dict
 
 
 def _forget_clients() -> None:
-    from aws_lambda_powertools.utilities import parameters
-
     import payments
 
     payments.reset_caches()
-    parameters.clear_caches()
-    parameters.base.DEFAULT_PROVIDERS.clear()
 
 
 # --- cold start (fresh interpreters) -----------------------------------------------------------------------
@@ -431,14 +489,18 @@ def run_probe(python: str, config: ProbeConfig, work: Path) -> dict[str, Any]:
 
 
 def measure_cold(python: str, runtime: Path, layer: Path, outcomes: list[Outcome], base_env: dict[str, str],
-                 runs: int, work: Path) -> tuple[ProbeConfig, ProbeConfig, dict[str, dict[bool, ProbeConfig]]]:
+                 stub_url: str, runs: int,
+                 work: Path) -> tuple[ProbeConfig, ProbeConfig, ProbeConfig, dict[str, dict[bool, ProbeConfig]]]:
     from bench.scenarios import CALLBACK_ENDPOINTS, REPRESENTATIVE
 
     floor_env = lambda_env(None, runtime, base_env, tracing=True)
     bare = ProbeConfig("bare interpreter", {"mode": "bare", "paths": []}, floor_env, runtime)
-    dynamo = ProbeConfig("botocore floor", {"mode": "botocore", "paths": [str(runtime)], "aws": {"dynamodb": [
-        {"service": "dynamodb", "operation": "GetItem", "response": {"Item": {"orderId": {"S": "ord_1"}}}}]}},
-        floor_env, runtime)
+    floor_spec = {"mode": "botocore", "paths": [str(runtime)], "aws": {"dynamodb": [
+        {"service": "dynamodb", "operation": "GetItem", "response": {"Item": {"orderId": {"S": "ord_1"}}}}]}}
+    dynamo = ProbeConfig("botocore floor", floor_spec, floor_env, runtime)
+    # The same floor with the garbage collector paused from process start: the least a function could pay that
+    # pauses it too (payments.core.coldstart pauses it from its first import).
+    paused = ProbeConfig("botocore floor, collector paused", {**floor_spec, "gc_paused": True}, floor_env, runtime)
     functions: dict[str, dict[bool, ProbeConfig]] = {}
     by_folder: dict[str, list[Outcome]] = {}
     for outcome in outcomes:
@@ -459,13 +521,16 @@ def measure_cold(python: str, runtime: Path, layer: Path, outcomes: list[Outcome
             spec = {"mode": "function", "paths": [str(function.built), str(layer), str(runtime)], "module": module,
                     "handler": handler, "event": chosen.event, "aws": answers, "sample": chosen.sample.key}
             functions[folder][tracing] = ProbeConfig(function.logical_id, spec,
-                                                     lambda_env(function, runtime, base_env, tracing=tracing),
+                                                     lambda_env(function, runtime, {**chosen.env,
+                                                                "STRIPE_API_BASE": stub_url}, tracing=tracing),
                                                      function.built, CALLBACK_ENDPOINTS.get(folder))
     configs = [c for pair in functions.values() for c in pair.values()]
     log(f"cold starts: {len(configs)} configurations x {runs} runs, each right after a floor run "
         "(+1 warm-up round, not counted)")
     for round_ in range(runs + 1):
         bare_result = run_probe(python, bare, work)
+        paused_floor = run_probe(python, dynamo, work)  # right before the paused one: the pair gives their ratio
+        paused_result = run_probe(python, paused, work)
         for config in configs:
             floor_result = run_probe(python, dynamo, work)
             result = run_probe(python, config, work)
@@ -475,8 +540,10 @@ def measure_cold(python: str, runtime: Path, layer: Path, outcomes: list[Outcome
                 config.samples.append(result)
         if round_:
             bare.samples.append(bare_result)
+            paused.samples.append(paused_result)
+            paused.floors.append(paused_floor)
             log(f"  round {round_}/{runs} done")
-    return bare, dynamo, functions
+    return bare, dynamo, paused, functions
 
 
 def measure_warm(python: str, cold: dict[str, dict[bool, ProbeConfig]], events: int,
@@ -529,6 +596,40 @@ def calls_cell(operations: list[str] | None) -> str:
     return f"{len(operations)} (" + ", ".join(f"{n} x {op}" if n > 1 else op for op, n in names.items()) + ")"
 
 
+def _units(value: float) -> str:
+    return f"{value:g}"
+
+
+def capacity_cell(calls: list[dict[str, Any]]) -> str:
+    """``read / write`` DynamoDB units over ``calls``, with the share of the writes that index upkeep costs."""
+    measured = [c["capacity"] for c in calls if "capacity" in c]
+    if not measured:
+        return "0"
+    read, write = sum(c["read"] for c in measured), sum(c["write"] for c in measured)
+    indexes = sum(t["write"] for c in measured for name, t in c["by_target"].items() if "/" in name)
+    return f"{_units(read)} / {_units(write)}" + (f" ({_units(indexes)} indexes)" if indexes else "")
+
+
+def capacity_comparison(outcomes: list[Outcome]) -> list[str]:
+    """Per DynamoDB operation: the units computed, and what moto's ConsumedCapacity said for the same calls."""
+    from bench.capacity import compare
+
+    summary = compare(c for o in outcomes for c in [*o.recording, *o.duplicate_recording])
+    if not summary:
+        return []
+    lines = ["", "### DynamoDB capacity: computed, and what moto reports", "",
+             "Every DynamoDB call above (duplicates included) asked for `ReturnConsumedCapacity=INDEXES`. moto's "
+             "figures are constants per operation, so the tables above use the computed units.", "",
+             "| DynamoDB operation | Calls | Computed read units | Computed write units | moto's ConsumedCapacity "
+             "(sum) | Calls where moto's figure is the computed one |",
+             "|---|---|---|---|---|---|"]
+    for operation, row in sorted(summary.items()):
+        reported = _units(row["reported"]) + (f" ({row['unreported']} calls: none)" if row["unreported"] else "")
+        lines.append(f"| {operation} | {row['calls']} | {_units(row['read'])} | {_units(row['write'])} | "
+                     f"{reported} | {row['agree']} of {row['calls']} |")
+    return lines
+
+
 def stripe_cell(requests: list[str] | None) -> str:
     if requests is None:
         return "-"
@@ -545,7 +646,7 @@ def _clients(sample: dict[str, Any]) -> str:
     return ", ".join(f"{n} {service}" for service, n in sorted(sample.get("clients", {}).items())) or "0"
 
 
-def report(*, python_note: str, runs: int, bare: ProbeConfig, floor: ProbeConfig,
+def report(*, python_note: str, runs: int, bare: ProbeConfig, floor: ProbeConfig, paused: ProbeConfig,
            cold: dict[str, dict[bool, ProbeConfig]], outcomes: list[Outcome], layer: Path, build_dir: Path,
            functions: dict[str, Function], warm: dict[str, dict[bool, dict[str, Any]]], warm_events: int,
            tracing_active: bool, only: set[str] | None = None) -> str:
@@ -559,25 +660,29 @@ def report(*, python_note: str, runs: int, bare: ProbeConfig, floor: ProbeConfig
         "measured in each round; `PYTHONDONTWRITEBYTECODE=1`; AWS answered by botocore's Stubber, Stripe by a "
         "loopback stub.",
         f"Floors in the same run: bare interpreter {bare.median():.0f} ms; botocore imported + DynamoDB client + one "
-        f"stubbed call **{floor.median():.0f} ms** (= 1.00x).",
+        f"stubbed call **{floor.median():.0f} ms** (= 1.00x), {floor.median('gc_ms'):.0f} ms of it in the garbage "
+        f"collector; the same with the collector paused from process start {paused.median():.0f} ms "
+        f"({paused.ratio():.2f}x, median of its ratios to a floor run just before it).",
         "",
         "## Cold start per function: process start to the first answer",
         "",
         "Every run of a function follows a run of the botocore floor. Ratio = median over runs of run / that floor; "
         f"the verdict is on it, with tracing as deployed ({deployed}: `Tracing: "
         f"{'Active' if tracing_active else 'PassThrough'}`). Best = fastest run / fastest floor, which moves least "
-        "when other work shares the machine.",
+        "when other work shares the machine. vs paused floor = the ratio (tracing on) over the paused floor's ratio "
+        "to the floor: what the ratio would be if the floor paused the collector too. GC = the median time the "
+        "garbage collector took in the whole run (tracing on).",
         "",
         "| Function | Sample served | Tracing on | ratio | best | Tracing off | ratio | best | Target | Verdict |"
-        " Handler import / first event | botocore clients | stripe modules |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " vs paused floor | GC | Handler import / first event | botocore clients | stripe modules |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for folder in folders(only):
         function = functions.get(folder)
         if folder not in cold:
             why = "not built yet" if function is None else "no sample succeeded"
             name = function.logical_id if function else f"`functions/{folder}`"
-            lines.append(f"| {name} | n/a ({why}) |" + " |" * 11)
+            lines.append(f"| {name} | n/a ({why}) |" + " |" * 13)
             continue
         on, off = cold[folder][True], cold[folder][False]
         target = RATIO_TARGETS.get(on.label, DEFAULT_RATIO_TARGET)
@@ -586,53 +691,76 @@ def report(*, python_note: str, runs: int, bare: ProbeConfig, floor: ProbeConfig
         lines.append(
             f"| {on.label} | `{on.spec['sample']}` | {on.median():.0f} ms | {on.ratio():.2f}x | "
             f"{on.best_ratio():.2f}x | {off.median():.0f} ms | {off.ratio():.2f}x | {off.best_ratio():.2f}x | "
-            f"<= {target:.1f}x | {verdict} | "
+            f"<= {target:.1f}x | {verdict} | {on.ratio() / paused.ratio():.2f}x | {on.median('gc_ms'):.0f} ms | "
             f"{on.median('import_ms'):.0f} / {on.median('first_call_ms'):.0f} ms | {_clients(last)} | "
             f"{last['stripe_modules']} |")
 
     lines += [
         "",
-        "## DynamoDB and Stripe calls per operation (counted, not timed)",
+        "## DynamoDB and Stripe calls, and DynamoDB capacity, per operation (counted, not timed)",
         "",
-        "Every sample event under `events/`, through the real handler (moto for AWS, the stub for Stripe). "
-        "Callback samples are delivered twice: the second delivery is the duplicate.",
-        "",
-        "| Operation (sample event) | Function | Answer | DynamoDB calls | Stripe calls |"
-        " Duplicate: DynamoDB | Duplicate: Stripe | Target (DynamoDB / Stripe) | Verdict |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Every sample event under `events/`, through the real handler (moto for AWS, the stub for Stripe), one table "
+        "per function. Callback samples are delivered twice: the second delivery is the duplicate. Capacity is "
+        "DynamoDB's on-demand read / write request units for the operation's DynamoDB calls, computed from the items "
+        "read and written as DynamoDB charges them (`bench/capacity.py`; moto reports constants, see below); "
+        "\"indexes\" is the part of the write units that keeps global secondary indexes up to date.",
     ]
+    by_folder: dict[str, list[Outcome]] = {}
     for outcome in outcomes:
-        sample = outcome.sample
-        name = outcome.function.logical_id if outcome.function else f"`functions/{sample.folder}`"
-        label = f"`{sample.key}`" if sample.name else f"`{sample.folder}/*`"
-        if outcome.error and outcome.status is None:
-            lines.append(f"| {label} | {name} | n/a ({outcome.error}) |" + " |" * 6)
-            continue
-        answer = f"{outcome.status}" + (f" {outcome.result}" if outcome.result else "")
-        if outcome.duplicate_result:
-            answer += f", then {outcome.duplicate_result}"
-        target = TARGETS.get(sample.key) or TARGETS.get(sample.folder)
-        verdict, target_text = "", ""
-        if outcome.error:
-            verdict = f"error: {outcome.error}"
-        elif target is not None and sample.key in OFF_THE_USUAL_PATH:
-            target_text, verdict = "n/a", f"off the usual path: {OFF_THE_USUAL_PATH[sample.key]}"
-        elif target is not None:
-            ddb_max, stripe_max = target
-            target_text = f"<= {ddb_max} / <= {stripe_max}"
-            good = len(outcome.dynamodb) <= ddb_max and len(outcome.stripe) <= stripe_max
-            if outcome.duplicate_dynamodb is not None:
-                target_text += "; duplicate <= 1 / 0"
-                good = good and len(outcome.duplicate_dynamodb) <= 1 and not outcome.duplicate_stripe
-            verdict = "ok" if good else "over"
-        lines.append(
-            f"| {label} | {name} | {answer} | {calls_cell(outcome.dynamodb)} | {stripe_cell(outcome.stripe)} | "
-            f"{calls_cell(outcome.duplicate_dynamodb)} | {stripe_cell(outcome.duplicate_stripe)} | {target_text} "
-            f"| {verdict} |")
+        by_folder.setdefault(outcome.sample.folder, []).append(outcome)
+    for folder, group in by_folder.items():
+        function = functions.get(folder)
+        name = function.logical_id if function else f"`functions/{folder}`"
+        heading = f"### {name}"
+        if folder in cold:
+            on, off = cold[folder][True], cold[folder][False]
+            target = RATIO_TARGETS.get(on.label, DEFAULT_RATIO_TARGET)
+            verdict = "ok" if (on if tracing_active else off).ratio() <= target else "over"
+            heading += (f": cold start {on.ratio():.2f}x tracing on, {off.ratio():.2f}x off (target <= {target:.1f}x, "
+                        f"{verdict})")
+        lines += [
+            "",
+            heading,
+            "",
+            "| Operation (sample event) | Answer | DynamoDB calls | Capacity (read / write units) | Stripe calls |"
+            " Duplicate: DynamoDB | capacity | Stripe | Target (DynamoDB / Stripe) | Verdict |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for outcome in group:
+            sample = outcome.sample
+            label = f"`{sample.key}`" if sample.name else f"`{sample.folder}/*`"
+            if outcome.error and outcome.status is None:
+                lines.append(f"| {label} | n/a ({outcome.error}) |" + " |" * 8)
+                continue
+            answer = f"{outcome.status}" + (f" {outcome.result}" if outcome.result else "")
+            if outcome.duplicate_result:
+                answer += f", then {outcome.duplicate_result}"
+            target = TARGETS.get(sample.key) or TARGETS.get(sample.folder)
+            verdict, target_text = "", ""
+            if outcome.error:
+                verdict = f"error: {outcome.error}"
+            elif target is not None and sample.key in OFF_THE_USUAL_PATH:
+                target_text, verdict = "n/a", f"off the usual path: {OFF_THE_USUAL_PATH[sample.key]}"
+            elif target is not None:
+                ddb_max, stripe_max = target
+                target_text = f"<= {ddb_max} / <= {stripe_max}"
+                good = len(outcome.dynamodb) <= ddb_max and len(outcome.stripe) <= stripe_max
+                if outcome.duplicate_dynamodb is not None:
+                    target_text += "; duplicate <= 1 / 0"
+                    good = good and len(outcome.duplicate_dynamodb) <= 1 and not outcome.duplicate_stripe
+                verdict = "ok" if good else "over"
+            duplicate = outcome.duplicate_dynamodb is not None
+            lines.append(
+                f"| {label} | {answer} | {calls_cell(outcome.dynamodb)} | {capacity_cell(outcome.recording)} | "
+                f"{stripe_cell(outcome.stripe)} | {calls_cell(outcome.duplicate_dynamodb)} | "
+                f"{capacity_cell(outcome.duplicate_recording) if duplicate else '-'} | "
+                f"{stripe_cell(outcome.duplicate_stripe)} | {target_text} | {verdict} |")
     secret_calls = sorted({c["operation"] for o in outcomes for c in o.recording if c["service"] == "secretsmanager"})
     if secret_calls:
-        lines += ["", "Not counted above: in a new container, the first call that needs a Stripe key or webhook "
-                      f"secret reads the Stripe secret from Secrets Manager ({', '.join(secret_calls)}), once."]
+        lines += ["", "Not counted above: in a new container, the first call that needs a Stripe key or a webhook "
+                      f"signing secret reads that secret from Secrets Manager ({', '.join(secret_calls)}), once per "
+                      "secret (each callback has its own signing secret)."]
+    lines += capacity_comparison(outcomes)
 
     layer_zip, layer_raw = sizes(layer.parent)
     py_files = sum(1 for _ in layer.rglob("*.py"))
@@ -719,20 +847,26 @@ def main(argv: list[str] | None = None) -> int:
     tracing_active = template.get("Globals", {}).get("Function", {}).get("Tracing") == "Active"
 
     from bench.stripe_stub import StripeStub
+    from devstack.local_functions import function_environment
 
     with StripeStub() as stub:
         os.environ["STRIPE_API_BASE"] = stub.url
-        secret_env: dict[str, str] = {}
         log("calls per operation: every sample event, in process, AWS on moto")
-        outcomes = count_operations(functions, stub, secret_env, only)
-        base_env = {**deployed_env(template, secret_env.get("STRIPE_SECRET_ARN", "")), "STRIPE_API_BASE": stub.url}
+        outcomes = count_operations(functions, stub, template, only)
+        base_env = {**function_environment(template, None, parameters=bench_parameters()), "STRIPE_API_BASE": stub.url}
         with tempfile.TemporaryDirectory(prefix="bench-") as scratch:
-            bare, floor, cold = measure_cold(python, runtime, layer, outcomes, base_env, args.runs, Path(scratch))
+            bare, floor, paused, cold = measure_cold(python, runtime, layer, outcomes, base_env, stub.url, args.runs,
+                                              Path(scratch))
             warm = measure_warm(python, cold, args.warm_events, Path(scratch)) if args.warm_events else {}
     stale = stale_sources(build_dir, functions)
-    text = report(python_note=python_note, runs=args.runs, bare=bare, floor=floor, cold=cold, outcomes=outcomes,
+    text = report(python_note=python_note, runs=args.runs, bare=bare, floor=floor, paused=paused, cold=cold,
+                  outcomes=outcomes,
                   layer=layer, build_dir=build_dir, functions=functions, warm=warm, warm_events=args.warm_events,
                   tracing_active=tracing_active, only=only)
+    if only is None or {"event_publisher", "live_notify"} & set(only):  # events out and live status (issue 10)
+        from bench.events import report as events_report
+
+        text += "\n".join(events_report(build_dir, python, runtime)) + "\n"
     if stale:
         text = (f"**Warning: the build is older than {', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}: "
                 "run `make sam-build` to measure the current code.**\n\n") + text

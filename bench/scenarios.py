@@ -145,7 +145,8 @@ def given_refund(sample: Sample) -> None:
 
 
 def given_refund_callback(sample: Sample) -> None:
-    """A succeeded payment with one refund of ours pending (the one the refund.* samples report)."""
+    """A succeeded payment with one refund of ours pending (the one the refund.* samples report), linked to its
+    Stripe refund as POST /refunds leaves it (so ``refund.created``, which reports nothing new, is ignored)."""
     from payments.data.models import RefundRecord
 
     s = _ids()
@@ -155,7 +156,8 @@ def given_refund_callback(sample: Sample) -> None:
     payment, order = _paid(amount_reserved=500)
     order.refund_ids = [s.REFUND_ID]
     refund = RefundRecord(s.REFUND_ID, payment_id=s.PAYMENT_ID, order_id=s.ORDER_ID, amount=500, currency=s.CURRENCY,
-                          status="pending", origin="api", created_at=_now(), updated_at=_now())
+                          status="pending", origin="api", stripe_refund_id=s.STRIPE_REFUND_ID, created_at=_now(),
+                          updated_at=_now())
     _save(payment, order, refund)
 
 
@@ -216,3 +218,26 @@ GIVEN: dict[str, Callable[[Sample], None]] = {
     "subscription_callback": given_subscription_callback,
     "renewal_callback": given_renewal_callback,
 }
+
+
+# --- events out and live status (issue 10) ------------------------------------------------------------------
+
+
+def given_event_publisher(sample: Sample) -> None:
+    """The order and its payment the stream record is about (the publisher reads the order as the API shows it)."""
+    s = _ids()
+    order = _order(s.ORDER_ID, status="paid", payment_ids=[s.PAYMENT_ID], paid_by_payment_id=s.PAYMENT_ID)
+    _save(order, _payment(status="succeeded", stripe_payment_intent_id=s.PAYMENT_INTENT_ID))
+
+
+def given_live_notify(sample: Sample) -> None:
+    """The order's owner has one connection open."""
+    from payments.data import connections
+
+    connections.add(_ids().USER_ID, "L0SM9cOFvHcCIhw=")
+
+
+GIVEN.update({"event_publisher": given_event_publisher, "live_notify": given_live_notify})
+REPRESENTATIVE.update({"event_publisher": "payment_succeeded", "on_order_paid": "order_paid",
+                       "live_authorizer": "connect", "live_connect": "connect", "live_notify": "order_paid"})
+PLANNED += ("event_publisher", "on_order_paid", "live_authorizer", "live_connect", "live_notify")

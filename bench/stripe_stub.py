@@ -57,6 +57,7 @@ class StripeStub:
             ("POST", re.compile(r"/v1/refunds"), self._refund),
             ("GET", re.compile(r"/v1/refunds"), self._refund_list),
             ("POST", re.compile(r"/v1/customers"), self._customer),
+            ("GET", re.compile(r"/v1/customers/search"), self._customer_search),
             ("POST", re.compile(r"/v1/subscriptions"), self._subscription),
             ("GET", re.compile(r"/v1/subscriptions/(?P<id>[^/]+)"), self._subscription),
             ("POST", re.compile(r"/v1/subscriptions/(?P<id>[^/]+)"), self._subscription),
@@ -67,6 +68,9 @@ class StripeStub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The headers and the body go out in two writes: without TCP_NODELAY the body waits for the client's
+            # delayed ACK (40 ms on Linux) on every request after the first on a kept-alive connection.
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
@@ -177,6 +181,11 @@ class StripeStub:
 
     def _customer(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 200, self._new("customer", "cus", metadata=params.get("metadata") or {})
+
+    def _customer_search(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """No customer yet: the user's first subscription (the stub keeps no state)."""
+        return 200, {"object": "search_result", "url": "/v1/customers/search", "has_more": False, "next_page": None,
+                     "data": []}
 
     def _subscription(self, params: dict[str, Any], id: str | None = None) -> tuple[int, dict[str, Any]]:
         now = int(time.time())

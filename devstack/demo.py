@@ -18,6 +18,9 @@ Sections (each checks the state it should end in; the exit code is 1 if any step
 6. a payment whose webhook was lost (the payment endpoint is down): the order stays pending until the reconciler
    (``POST /admin/reconcile``) applies Stripe's event; the late webhook is then a duplicate.
 
+After each step it prints the domain events that step produced (``event  OrderPaid order ... (by evt_...) ->
+the functions the local bus invoked``), from the local stack's bus.
+
 A section needing what only the emulator can do (play a customer on the hosted page, sign a replayed
 event, end a billing period) says so and skips that part when the stack runs against Stripe's test mode.
 Add a section: write ``def section_x(demo)`` and list it in :data:`SECTIONS`.
@@ -133,12 +136,33 @@ class Demo:
         self._tokens: dict[tuple[str, bool], str] = {}
         self.notes: list[str] = []
         self.shared: dict[str, Any] = {}  # what one section leaves for a later one (the paid order)
+        self.events_since = time.time()
 
     # ---------------------------------------------------------------- telling
 
     def say(self, text: str) -> None:
+        self.show_events()
         self.step_number += 1
         print(f"\n{self.step_number:>3}. {text}")
+
+    def show_events(self, quiet: float = 0.5, most: float = 4.0) -> None:
+        """The domain events the last step produced (the local bus's, from ``/_local/events``), once they stop
+        coming for ``quiet`` seconds."""
+        if "eventBus" not in self.config:
+            return
+        deadline, last_new = time.monotonic() + most, time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - last_new < quiet:
+            answer = http("GET", f"{self.api}/_local/events?since={self.events_since}")
+            events = (answer.body or {}).get("events") or [] if answer.status == 200 else []
+            for event in events:
+                self.events_since = max(self.events_since, event["receivedAt"])
+                detail = event["detail"]
+                order = detail.get("order") or {}
+                cause = (detail.get("causedBy") or {}).get("stripeEventId") or "the API"
+                print(f"       event  {event['detail-type']:<24} order {order.get('orderId')} {order.get('status')}"
+                      f" (by {cause}) -> {', '.join(event.get('targets') or []) or 'no consumer'}")
+                last_new = time.monotonic()
+            time.sleep(0.1)
 
     @staticmethod
     def show(text: str) -> None:
@@ -460,6 +484,7 @@ def run(config: dict[str, Any]) -> int:
         print(f"\n== {number}. {section.title} ==")
         try:
             section.run(demo)
+            demo.show_events()
         except Skip as skip:
             demo.note(f"skipped: {skip}")
         except DemoFailed as failure:

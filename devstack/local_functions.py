@@ -170,7 +170,6 @@ def read_functions(template_path: Path | str = TEMPLATE) -> list[LocalFunction]:
     base = template_path.parent
     resources: dict[str, Any] = template.get("Resources") or {}
     globals_fn: dict[str, Any] = (template.get("Globals") or {}).get("Function") or {}
-    resolver = _Resolver(template)
     functions = []
     for logical_id, resource in resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -180,10 +179,6 @@ def read_functions(template_path: Path | str = TEMPLATE) -> list[LocalFunction]:
         if not isinstance(code_uri, str) or not isinstance(handler, str) or "." not in handler:
             raise TemplateError(f"{logical_id}: the local stack needs a local CodeUri and a Handler 'module.function'")
         module, _, name = handler.rpartition(".")
-        variables = {
-            **((globals_fn.get("Environment") or {}).get("Variables") or {}),
-            **(((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}),
-        }
         layer_refs = list(globals_fn.get("Layers") or []) + list((resource.get("Properties") or {}).get("Layers") or [])
         functions.append(LocalFunction(
             logical_id=logical_id,
@@ -193,7 +188,7 @@ def read_functions(template_path: Path | str = TEMPLATE) -> list[LocalFunction]:
             layers=tuple(_layer_dir(resources, base, ref, logical_id) for ref in layer_refs),
             routes=tuple(_routes(template, logical_id, resource)),
             function_url=bool((resource.get("Properties") or {}).get("FunctionUrlConfig")),
-            environment=resolver.environment(variables),
+            environment=function_environment(template, logical_id),
             timeout=int(props.get("Timeout") or 3),
             memory=int(props.get("MemorySize") or 128),
         ))
@@ -253,16 +248,34 @@ def _check_routes(routes: list[Route]) -> None:
         seen[route.route_key] = route.function
 
 
-class _Resolver:
-    """CloudFormation intrinsics in environment values, resolved for the local stack (see module doc)."""
+def function_environment(template: Mapping[str, Any], logical_id: str | None, *, refs: Mapping[str, str] | None = None,
+                         parameters: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """A function's environment as CloudFormation would set it (Globals' variables, then its own), resolved;
+    ``logical_id=None`` gives the Globals' alone. ``refs`` give resources a value of their own (an ARN), and
+    ``parameters`` override parameter defaults."""
+    variables = dict((((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {})
+                     .get("Variables") or {})
+    if logical_id is not None:
+        props = (template.get("Resources") or {})[logical_id].get("Properties") or {}
+        variables.update((props.get("Environment") or {}).get("Variables") or {})
+    return TemplateResolver(template, refs=refs, parameters=parameters).environment(variables)
+
+
+class TemplateResolver:
+    """CloudFormation intrinsics in environment values, resolved for the local stack and the bench: Ref (pseudo
+    parameters, parameters, resources: a table's local name is its logical id), GetAtt (a table's Arn), Sub, Join,
+    If (conditions on the parameters) and AWS::NoValue. A value it cannot resolve is left out."""
 
     _PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT_ID, "AWS::StackName": STACK_NAME,
                "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"}
 
-    def __init__(self, template: Mapping[str, Any]):
+    def __init__(self, template: Mapping[str, Any], *, refs: Mapping[str, str] | None = None,
+                 parameters: Mapping[str, Any] | None = None):
         self.resources: Mapping[str, Any] = template.get("Resources") or {}
         self.parameters: Mapping[str, Any] = template.get("Parameters") or {}
         self.conditions: Mapping[str, Any] = template.get("Conditions") or {}
+        self.refs: Mapping[str, str] = refs or {}
+        self.overrides: Mapping[str, Any] = parameters or {}
 
     def environment(self, variables: Mapping[str, Any]) -> dict[str, str]:
         resolved = {}
@@ -320,10 +333,12 @@ class _Resolver:
         return False
 
     def ref(self, name: str) -> str | None:
+        if name in self.refs:
+            return self.refs[name]
         if name in self._PSEUDO:
             return self._PSEUDO[name]
         if name in self.parameters:
-            default = self.parameters[name].get("Default")
+            default = self.overrides.get(name, self.parameters[name].get("Default"))
             if isinstance(default, list):
                 return ",".join(str(item) for item in default)
             return None if default is None else str(default)
@@ -351,3 +366,37 @@ class _Resolver:
 
         result = _SUB_VARIABLE.sub(replace, text)
         return None if missing else result
+
+
+def resolve(template: Mapping[str, Any], value: Any) -> Any:
+    """``value`` (an event source's properties: a rule's pattern, a stream's settings) with every intrinsic in it
+    resolved by the rules above; lists and objects are kept, an intrinsic it cannot resolve becomes None."""
+    resolver = TemplateResolver(template)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1 and next(iter(node)) in ("Ref", "Fn::GetAtt", "Fn::Sub",
+                                                                                 "Fn::Join", "Fn::If"):
+            (function, argument), = node.items()
+            if function == "Fn::GetAtt":
+                parts = argument.split(".", 1) if isinstance(argument, str) else list(argument)
+                if len(parts) == 2 and parts[1] in ("Arn", "StreamArn", "QueueUrl", "QueueName"):
+                    return parts[0]  # locally, a resource is named by its logical id
+            return resolver.value(node)
+        if isinstance(node, dict):
+            return {key: walk(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    return walk(value)
+
+
+def function_events(template: Mapping[str, Any], event_type: str) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    """(function, event name, properties with intrinsics resolved) of each event of ``event_type`` (``DynamoDB``,
+    ``EventBridgeRule``, ...) of the template's functions."""
+    for logical_id, resource in (template.get("Resources") or {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in ((resource.get("Properties") or {}).get("Events") or {}).items():
+            if event.get("Type") == event_type:
+                yield logical_id, event_name, resolve(template, event.get("Properties") or {})

@@ -8,9 +8,10 @@ answered by the first of:
   as Lambda does); an exception is a 502, as Lambda's.
 * ``/_local/...``: the stack's own endpoints (never part of the template): ``config`` (what the demo page
   needs: mode, publishable key, Stripe.js URL, catalog prices, routes) and ``token?user=&admin=1`` (a
-  signed token; answered to loopback clients only); and the routes other modules of the stack add
-  (``local_routes``, loopback clients only: ``stripe-events`` and ``webhooks/...`` of
-  :mod:`devstack.local_webhooks`).
+  signed token; answered to loopback clients only), and those the stack adds (``local_routes``: the local
+  EventBridge endpoint ``aws/events``, the issuer's keys ``.well-known/jwks.json``, the recent ``events``;
+  ``stripe-events`` and ``webhooks/<name>/down|up`` of :mod:`devstack.local_webhooks`, for loopback clients).
+  A route named ``prefix/`` takes every path under it.
 * ``/demo/...``: the static checkout page (``devstack/demo_page/``).
 * a route of the template's HTTP API (most specific match, as API Gateway picks): the JWT authorizer runs
   first (401 ``{"message":"Unauthorized"}`` as API Gateway answers), then the handler gets an API Gateway
@@ -31,7 +32,7 @@ import mimetypes
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,8 +103,10 @@ class LocalApp:
         mint: Callable[[str, bool], str],
         log: Callable[[str], None],
         static_dir: Path = DEMO_PAGE_DIR,
-        local_routes: dict[str, Callable[[HttpRequest, str], Response]] | None = None,
+        local_routes: Mapping[str, Callable[[HttpRequest], Response]] | None = None,
     ):
+        # More of the stack's own endpoints under /_local/ (the local event bus, the issuer's keys, ...), by name.
+        self.local_routes = dict(local_routes or {})
         self.functions = {f.logical_id: f for f in functions}
         self.routes = routes
         self.runtime = runtime
@@ -112,7 +115,6 @@ class LocalApp:
         self.mint = mint
         self.log = log
         self.static_dir = static_dir.resolve()
-        self.local_routes = dict(local_routes or {})  # /_local/<name>/...: routes of the stack's modules
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.monotonic()
@@ -191,11 +193,11 @@ class LocalApp:
 
     def _local(self, request: HttpRequest) -> Response:
         name = request.path[len("/_local/"):]
-        head, _, rest = name.partition("/")
-        if head in self.local_routes:  # e.g. devstack.local_webhooks: the stripe listen route, endpoints down/up
-            if not _is_loopback(request.client_ip):
-                return Response.json(403, {"message": "for loopback clients only"})
-            return self.local_routes[head](request, rest)
+        route = self.local_routes.get(name) or next(
+            (handler for prefix, handler in self.local_routes.items()
+             if prefix.endswith("/") and name.startswith(prefix)), None)
+        if route is not None:
+            return route(request)
         if request.method != "GET":
             return Response.json(405, {"message": "Method Not Allowed"})
         if name == "config":

@@ -16,12 +16,15 @@ No AWS account, no Stripe account, no Docker. Everything comes from ``template.y
   ``make token USER=alice [ADMIN=1]`` or ``/_local/token``), each Function URL at ``/_lambda/<LogicalId>/``.
   Handlers run in this process with the environment the template gives them plus the local endpoints
   and keys, and reload when their code changes (``devstack.handlers``).
+* **Events out and live status** (``devstack.local_events_live``): the tables' streams run the publisher, the
+  local EventBridge invokes every function whose ``EventBridgeRule`` matches, and the WebSocket API serves live
+  status (``--live-port``, 3001) with its management API.
 * **The checkout page** at ``/demo/``, paying with Stripe.js (the emulator's extended stand-in).
 
 Commands::
 
     python -m devstack.local_stack serve [--api-port 3000] [--dynamodb-port 8000] [--stripe-port 8420]
-        [--host 127.0.0.1] [--template template.yaml] [--state-dir .local] [--log-level WARNING]
+        [--live-port 3001] [--host 127.0.0.1] [--template template.yaml] [--state-dir .local] [--log-level WARNING]
     python -m devstack.local_stack token --user alice [--admin] [--ttl SECONDS]
     python -m devstack.local_stack env-file [--docker-host host.docker.internal] > env.local.json
 
@@ -51,6 +54,7 @@ from typing import Any
 from devstack.handlers import HandlerRuntime
 from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
 from devstack.local_auth import LOCAL_AUDIENCE, LOCAL_ISSUER, JwtAuthorizer, load_signing_key, mint_token
+from devstack.local_events_live import DEFAULT_LIVE_PORT, EventsAndLive, local_endpoints
 from devstack.local_functions import LocalFunction, read_functions, route_table
 from devstack.local_http import LocalApp
 from devstack.local_schedules import LocalSchedules, read_schedules
@@ -125,12 +129,14 @@ class StackOptions:
     state_dir: Path = DEFAULT_STATE_DIR
     log_level: str = "WARNING"
     stripe: StripeSettings = field(default_factory=StripeSettings)
+    live_port: int = DEFAULT_LIVE_PORT  # the WebSocket API and its management API
     schedule_seconds: float = 60.0  # how often the template's schedules run locally (the reconciler)
 
 
 def local_environment(
     function: LocalFunction, *, dynamodb_url: str, stripe: StripeSettings, stripe_url: str | None,
-    log_level: str = "WARNING",
+    log_level: str = "WARNING", api_url: str = f"http://127.0.0.1:{DEFAULT_API_PORT}",
+    live_management_url: str = f"http://127.0.0.1:{DEFAULT_LIVE_PORT}/live",
 ) -> dict[str, str]:
     """The function's template environment plus what makes it run locally (see the module doc)."""
     env = dict(function.environment)
@@ -149,6 +155,7 @@ def local_environment(
         env["STRIPE_API_BASE"] = stripe_url
     for endpoint, secret in stripe.webhook_secrets.items():
         env[f"STRIPE_WEBHOOK_SECRET_{endpoint.upper()}"] = secret
+    env.update(local_endpoints(env, api_url=api_url, live_management_url=live_management_url))
     return env
 
 
@@ -160,7 +167,8 @@ def sam_env_file(functions: list[LocalFunction], docker_host: str = DOCKER_HOST,
     for function in functions:
         env = local_environment(function, dynamodb_url=f"http://{docker_host}:{dynamodb_port}",
                                 stripe=StripeSettings(), stripe_url=f"http://{docker_host}:{stripe_port}",
-                                log_level="INFO")
+                                log_level="INFO", api_url=f"http://{docker_host}:{DEFAULT_API_PORT}",
+                                live_management_url=f"http://{docker_host}:{DEFAULT_LIVE_PORT}/live")
         env = {k: v for k, v in env.items() if not k.startswith("STRIPE_WEBHOOK_SECRET_")}
         if function.webhook_endpoint:
             env["STRIPE_WEBHOOK_SECRET"] = LOCAL_WEBHOOK_SECRETS[function.webhook_endpoint]
@@ -205,6 +213,7 @@ class LocalStack:
         self.runtime: HandlerRuntime | None = None
         self.dynamodb_url = ""
         self.stripe_url: str | None = None
+        self.events_and_live: EventsAndLive | None = None
         self.started_in = 0.0
         self.local_webhooks: LocalWebhooks | None = None
         self.schedules: LocalSchedules | None = None
@@ -235,13 +244,18 @@ class LocalStack:
                              "stop what uses it or pick another port with --api-port") from None
 
         self._start_dynamodb()
+        _check_port_free(options.host, options.live_port, "WebSocket API", "--live-port")
+        self.events_and_live = EventsAndLive(load_template(options.template), host=options.host,
+                                             live_port=options.live_port, public_keys=key.as_dict(private=False),
+                                             log=self.log)
         stripe_port = options.stripe_port or _free_port(options.host)
         emulated = options.stripe.mode == "emulator"
         self.stripe_url = f"http://{_reachable(options.host)}:{stripe_port}" if emulated else None
         self.functions = [
             dataclasses.replace(f, environment=local_environment(
                 f, dynamodb_url=self.dynamodb_url, stripe=options.stripe, stripe_url=self.stripe_url,
-                log_level=options.log_level))
+                log_level=options.log_level, api_url=self.api_url,
+                live_management_url=self.events_and_live.management_url))
             for f in functions
         ]
         _apply_process_environment(self.functions)
@@ -270,10 +284,13 @@ class LocalStack:
         self.http.app = LocalApp(
             self.functions, route_table(self.functions), self.runtime, authorizer,
             config=self.config, mint=lambda user, admin: mint_token(key, user, admin=admin), log=self.log,
-            local_routes=self.local_webhooks.routes(),
+            local_routes={**self.events_and_live.local_routes(), **self.local_webhooks.routes()},
         )
         self.local_webhooks.dispatch = self.http.app.handle
         self.http.start()
+        runtime = self.runtime
+        self.events_and_live.start(self.functions, lambda function, event: runtime.invoke(function, event),
+                                   self.dynamodb_url)
         self.schedules = LocalSchedules(read_schedules(options.template), self.functions, self.runtime,
                                         interval=options.schedule_seconds, log=self.log,
                                         then=self._housekeeping).start()
@@ -283,6 +300,9 @@ class LocalStack:
         if self.schedules is not None:
             self.schedules.stop()
             self.schedules = None
+        if self.events_and_live is not None:
+            self.events_and_live.stop()
+            self.events_and_live = None
         if self.http is not None:
             self.http.stop()
             self.http = None
@@ -367,6 +387,7 @@ class LocalStack:
             "demoPage": f"{self.api_url}/demo/",
             "issuer": LOCAL_ISSUER,
             "audience": LOCAL_AUDIENCE,
+            **(self.events_and_live.config(self.api_url) if self.events_and_live else {}),
         }
 
     def summary(self) -> str:
@@ -402,6 +423,7 @@ class LocalStack:
         for schedule in self.schedules.schedules if self.schedules else []:
             lines.append(f"  Schedule       {schedule.function} every {self.options.schedule_seconds:g} s locally "
                          f"({schedule.expression} in AWS); POST /admin/reconcile runs it now")
+        lines.extend(self.events_and_live.summary_lines(self.api_url) if self.events_and_live else [])
         lines.append(f"  Checkout page  {self.api_url}/demo/")
         lines.append(f"  Tokens         make token USER=alice [ADMIN=1]   or   {self.api_url}/_local/token?user=alice")
         lines.append("  Code           handlers reload when a file under their CodeUri or a layer changes")
@@ -479,6 +501,7 @@ def serve(args: argparse.Namespace) -> int:
             template=Path(args.template).resolve(), host=args.host, api_port=args.api_port,
             dynamodb_port=args.dynamodb_port, stripe_port=args.stripe_port, state_dir=Path(args.state_dir),
             log_level=args.log_level.upper(), stripe=StripeSettings.from_environ(os.environ),
+            live_port=args.live_port,
             schedule_seconds=args.schedule_seconds,
         )
     except StackError as error:
@@ -550,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--api-port", type=int, default=DEFAULT_API_PORT, help="HTTP API, Function URLs, page")
     run.add_argument("--dynamodb-port", type=int, default=DEFAULT_DYNAMODB_PORT)
     run.add_argument("--stripe-port", type=int, default=DEFAULT_STRIPE_PORT, help="the Stripe emulator")
+    run.add_argument("--live-port", type=int, default=DEFAULT_LIVE_PORT, help="the WebSocket API (live status)")
     run.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR), help="where the JWT signing key is kept")
     run.add_argument("--log-level", default="WARNING", help="the handlers' POWERTOOLS_LOG_LEVEL (default WARNING)")
     run.add_argument("--schedule-seconds", type=float, default=60.0,

@@ -19,6 +19,7 @@ and endpoints that can be taken down.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import uuid
 from collections.abc import Callable
@@ -82,11 +83,12 @@ class LocalWebhooks:
 
     # ------------------------------------------------------------------ the /_local/ routes
 
-    def routes(self) -> dict[str, Callable[[HttpRequest, str], Response]]:
-        """``/_local/<name>/<rest>`` routes for :class:`devstack.local_http.LocalApp` (loopback clients only)."""
-        return {FORWARD_ROUTE: self.forward, "webhooks": self.switch}
+    def routes(self) -> dict[str, Callable[[HttpRequest], Response]]:
+        """``/_local/...`` routes for :class:`devstack.local_http.LocalApp` (``webhooks/``: every path under it),
+        answered to loopback clients only."""
+        return {FORWARD_ROUTE: _loopback_only(self.forward), "webhooks/": _loopback_only(self.switch)}
 
-    def forward(self, request: HttpRequest, rest: str = "") -> Response:
+    def forward(self, request: HttpRequest) -> Response:
         """``stripe listen --forward-to <api>/_local/stripe-events``: to the callback for the event's type."""
         if request.method != "POST":
             return Response.json(405, {"message": "Method Not Allowed"})
@@ -108,9 +110,9 @@ class LocalWebhooks:
         response.note = f"-> {function.logical_id} {response.note}".rstrip()
         return response
 
-    def switch(self, request: HttpRequest, rest: str = "") -> Response:
+    def switch(self, request: HttpRequest) -> Response:
         """``/_local/webhooks/<name>/down?seconds=N`` and ``/_local/webhooks/<name>/up``."""
-        name, _, action = rest.partition("/")
+        name, _, action = request.path.removeprefix("/_local/webhooks/").partition("/")
         if request.method != "POST" or action not in ("down", "up"):
             return Response.json(404, {"message": "POST /_local/webhooks/<name>/down[?seconds=N] or /up"})
         if self.emulator is None:
@@ -128,3 +130,16 @@ class LocalWebhooks:
         self.emulator.webhook_down(endpoint["id"], int(seconds) if seconds else None)
         self.log(f"webhook endpoint {name} is down{f' for {seconds} s' if seconds else ''}: its deliveries are lost")
         return Response.json(200, {"endpoint": name, "down": True, "seconds": int(seconds) if seconds else None})
+
+
+def _loopback_only(route: Callable[[HttpRequest], Response]) -> Callable[[HttpRequest], Response]:
+    def guarded(request: HttpRequest) -> Response:
+        try:
+            loopback = ipaddress.ip_address(request.client_ip.split("%")[0]).is_loopback
+        except ValueError:
+            loopback = False
+        if not loopback:
+            return Response.json(403, {"message": "for loopback clients only"})
+        return route(request)
+
+    return guarded

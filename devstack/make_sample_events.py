@@ -484,12 +484,85 @@ def webhook_registration_samples() -> dict[str, dict[str, Any]]:
     }
 
 
+# --- events out and live status ---------------------------------------------------------------------------------
+
+SAMPLE_ISO = "2026-11-01T10:00:00.000Z"
+CONNECTION_ID = "L0SM9cOFvHcCIhw="
+STRIPE_EVENT_ID = "evt_1QEXAMPLE0000000000000001"
+
+
+def _order_item(status: str, version: int, **extra: Any) -> dict[str, Any]:
+    return {"orderId": ORDER_ID, "userId": USER_ID, "kind": "one_time", "amount": AMOUNT, "currency": CURRENCY,
+            "description": "1 x T-shirt", "status": status, "paymentIds": [PAYMENT_ID], "refundIds": [],
+            "createdAt": SAMPLE_ISO, "updatedAt": SAMPLE_ISO, "createdSort": f"{SAMPLE_ISO}#{ORDER_ID}",
+            "version": version, **extra}
+
+
+def _payment_item(status: str, version: int, **extra: Any) -> dict[str, Any]:
+    return {"paymentId": PAYMENT_ID, "orderId": ORDER_ID, "userId": USER_ID, "amount": AMOUNT, "currency": CURRENCY,
+            "mode": "payment_intent", "status": status, "stripePaymentIntentId": PAYMENT_INTENT_ID,
+            "amountRefunded": 0, "amountReserved": 0, "lastEventCreated": 0, "createdAt": SAMPLE_ISO,
+            "updatedAt": SAMPLE_ISO, "version": version, **extra}
+
+
+def event_publisher_samples() -> dict[str, dict[str, Any]]:
+    from devstack.lambda_events.dynamodb_streams import stream_arn, stream_lambda_event, stream_record
+
+    paid = stream_record("OrdersTable", {"orderId": ORDER_ID}, _order_item("pending", 2),
+                         _order_item("paid", 3, paidByPaymentId=PAYMENT_ID, lastStripeEventId=STRIPE_EVENT_ID),
+                         sequence_number="1100000000000000000001", created=SAMPLE_EPOCH,
+                         event_id=_lambda_request_id("event_publisher/order_paid"))
+    succeeded = stream_record("PaymentsTable", {"paymentId": PAYMENT_ID}, _payment_item("pending", 2),
+                              _payment_item("succeeded", 3, amountReceived=AMOUNT, currencyReceived=CURRENCY,
+                                            lastStripeEventId=STRIPE_EVENT_ID),
+                              sequence_number="1100000000000000000002", created=SAMPLE_EPOCH,
+                              event_id=_lambda_request_id("event_publisher/payment_succeeded"))
+    return {"event_publisher/order_paid.json": stream_lambda_event([paid], stream_arn("OrdersTable")),
+            "event_publisher/payment_succeeded.json": stream_lambda_event([succeeded], stream_arn("PaymentsTable"))}
+
+
+def _order_paid_event() -> dict[str, Any]:
+    from devstack.lambda_events.eventbridge import eventbridge_event
+
+    order = {"orderId": ORDER_ID, "userId": USER_ID, "kind": "one_time", "amount": AMOUNT, "currency": CURRENCY,
+             "description": "1 x T-shirt", "status": "paid", "parentOrderId": None, "createdAt": SAMPLE_ISO,
+             "updatedAt": SAMPLE_ISO,
+             "payments": [{"paymentId": PAYMENT_ID, "amount": AMOUNT, "currency": CURRENCY, "status": "succeeded",
+                           "amountRefunded": 0, "stripePaymentIntentId": PAYMENT_INTENT_ID, "createdAt": SAMPLE_ISO}],
+             "refunds": [], "subscription": None,
+             "items": [{"priceId": CATALOG_PRICE_ID, "quantity": 1, "unitAmount": AMOUNT}]}
+    detail = {"eventId": str(uuid.uuid5(uuid.NAMESPACE_URL, "https://example.com/events/OrderPaid")),
+              "type": "OrderPaid", "occurredAt": SAMPLE_ISO, "userId": USER_ID, "previousStatus": "pending",
+              "version": 3, "order": order, "causedBy": {"stripeEventId": STRIPE_EVENT_ID}}
+    return eventbridge_event("payments", "OrderPaid", detail, event_id=_lambda_request_id("OrderPaid"),
+                             at=SAMPLE_EPOCH)
+
+
+def live_samples() -> dict[str, dict[str, Any]]:
+    from devstack.lambda_events.websocket import allowed_context, authorizer_event, websocket_event
+
+    at = SAMPLE_EPOCH * 1000
+    allowed = allowed_context({"principalId": USER_ID, "context": {"userId": USER_ID}})
+    query = {"token": "REPLACE-with-the-output-of-make-token"}
+    return {
+        "live_authorizer/connect.json": authorizer_event(CONNECTION_ID, query, epoch_ms=at),
+        "live_connect/connect.json": websocket_event("$connect", CONNECTION_ID, authorizer=allowed, query=query,
+                                                     epoch_ms=at),
+        "live_connect/ping.json": websocket_event("ping", CONNECTION_ID, body='{"action":"ping"}',
+                                                  authorizer=allowed, epoch_ms=at),
+        "live_connect/disconnect.json": websocket_event("$disconnect", CONNECTION_ID, authorizer=allowed,
+                                                        epoch_ms=at),
+        "live_notify/order_paid.json": _order_paid_event(),
+        "on_order_paid/order_paid.json": _order_paid_event(),
+    }
+
+
 def build_samples() -> dict[str, dict[str, Any]]:
     """Every sample this script owns, by path relative to ``events/``."""
     return {**order_samples(), **checkout_samples(), **payment_callback_samples(), **refund_samples(),
             **refund_callback_samples(), **subscription_samples(), **subscription_callback_samples(),
-            **renewal_callback_samples(), **reconcile_samples(), **eventbridge_samples(),
-            **webhook_registration_samples()}
+            **renewal_callback_samples(), **event_publisher_samples(), **live_samples(), **reconcile_samples(),
+            **eventbridge_samples(), **webhook_registration_samples()}
 
 
 def render(event: dict[str, Any]) -> str:

@@ -29,7 +29,8 @@ class StackProcess:
                  env: Mapping[str, str] | None = None, startup_timeout: float = 60,
                  extra_args: tuple[str, ...] = ()):
         self.command = [sys.executable, "-m", "devstack.local_stack", "serve",
-                        "--api-port", "0", "--dynamodb-port", "0", "--stripe-port", "0", *extra_args]
+                        "--api-port", "0", "--dynamodb-port", "0", "--stripe-port", "0",
+                        "--live-port", "0", *extra_args]
         if state_dir is not None:
             self.command += ["--state-dir", str(state_dir)]
         if template is not None:
@@ -71,9 +72,9 @@ class StackProcess:
         return str(self.config["api"])
 
     def ports(self) -> list[int]:
-        """The ports the stack listens on: API, DynamoDB and (with the emulator) Stripe."""
-        urls = [self.config["api"], self.config["dynamodb"], self.config.get("stripe")]
-        return [int(url.rsplit(":", 1)[1]) for url in urls if url]
+        """The ports the stack listens on: API, DynamoDB, (with the emulator) Stripe, and the WebSocket API."""
+        urls = [self.config["api"], self.config["dynamodb"], self.config.get("stripe"), self.config.get("live")]
+        return [int(url.rsplit(":", 1)[1].split("/", 1)[0]) for url in urls if url]
 
     def wait_for_output(self, pattern: str, timeout: float = 5) -> re.Match[str] | None:
         """The first match of ``pattern`` in the stack's output, waiting up to ``timeout`` for it to appear."""

@@ -38,8 +38,10 @@ def load_template(path: Path | str = TEMPLATE) -> dict[str, Any]:
         return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 (a SafeLoader subclass)
 
 
-def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-    """``{logical id: CreateTable arguments}`` for every DynamoDB table in the template."""
+def table_definitions(template: dict[str, Any] | None = None, *, streams: bool = True) -> dict[str, dict[str, Any]]:
+    """``{logical id: CreateTable arguments}`` for every DynamoDB table in the template (``streams=False``: without
+    their DynamoDB Streams; moto copies a table's whole stream on every transaction, which tests that do not read
+    the streams need not pay for)."""
     template = template or load_template()
     tables = {}
     for logical_id, resource in template["Resources"].items():
@@ -54,15 +56,17 @@ def table_definitions(template: dict[str, Any] | None = None) -> dict[str, dict[
         }
         if props.get("GlobalSecondaryIndexes"):
             definition["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification") and streams:
+            definition["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         tables[logical_id] = definition
     return tables
 
 
-def create_tables(client: Any, template: dict[str, Any] | None = None) -> list[str]:
+def create_tables(client: Any, template: dict[str, Any] | None = None, *, streams: bool = True) -> list[str]:
     """Create every table of the template through a boto3 DynamoDB client; returns their names."""
     template = template or load_template()
     names = []
-    for logical_id, definition in table_definitions(template).items():
+    for logical_id, definition in table_definitions(template, streams=streams).items():
         client.create_table(**definition)
         ttl = template["Resources"][logical_id]["Properties"].get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):

@@ -44,7 +44,8 @@ def aws() -> Iterator[None]:
     """Moto's in-process AWS with every table of template.yaml, fresh for each test."""
     with mock_aws():
         reset_clients()
-        create_tables(boto3.client("dynamodb", region_name="us-east-1"))
+        # without streams (tests/support/events.py turns them on where a test reads them)
+        create_tables(boto3.client("dynamodb", region_name="us-east-1"), streams=False)
         yield
     reset_clients()
 

@@ -3,8 +3,9 @@
 // Flow: sign in (a token from the local stack's /_local/token), list GET /orders, create an order of the
 // catalog price (POST /orders), pay it: POST /checkout -> clientSecret -> stripe.confirmCardPayment(
 // clientSecret, {payment_method: {card}}) (Stripe.js shows a 3-D Secure challenge when the card asks for
-// one), then watch GET /orders/{orderId} until the payment webhook has marked the order paid. A decline is
-// shown and the order stays pending; paying again tries the same order with another card.
+// one), then wait for the live WebSocket API (live.js) to say the payment webhook has marked the order paid. A
+// decline is shown and the order stays pending; paying again tries the same order with another card. An admin
+// can refund a paid order of theirs and watch the refund land.
 'use strict';
 
 const POLL_INTERVAL_MS = 700;
@@ -14,6 +15,7 @@ const state = {
   config: null,
   token: null,
   user: null,
+  admin: false,
   stripe: null,
   card: null,
   price: null,
@@ -87,7 +89,12 @@ function renderOrder(order) {
     button.className = 'pay-order';
     button.textContent = 'Pay';
     button.addEventListener('click', () => selectOrder(order.orderId));
-    row.querySelector('.actions').appendChild(button);
+    const refund = document.createElement('button');
+    refund.type = 'button';
+    refund.className = 'refund-order';
+    refund.textContent = 'Refund 5.00';
+    refund.addEventListener('click', () => refundOrder(order.orderId));
+    row.querySelector('.actions').append(button, refund);
     $('#orders tbody').prepend(row);
   }
   row.querySelector('.order-id').textContent = order.orderId;
@@ -97,6 +104,9 @@ function renderOrder(order) {
   status.textContent = order.status;
   status.className = `status status-${order.status}`;
   row.querySelector('.pay-order').hidden = !(order.status === 'pending' && order.kind === 'one_time');
+  const refundable = (order.payments || []).find(p => p.status === 'succeeded' && p.amount > p.amountRefunded);
+  row.querySelector('.refund-order').hidden = !(state.admin && refundable
+                                                && ['paid', 'partially_refunded'].includes(order.status));
   row.classList.toggle('selected', order.orderId === state.paying);
   $('#orders-empty').hidden = state.orders.size > 0;
 }
@@ -125,8 +135,17 @@ async function refreshOrder(orderId) {
   return null;
 }
 
-// Watch an order until it leaves `pending` (the webhook has landed), updating the table as it goes.
-async function watchUntilSettled(orderId) {
+// Until an order leaves `pending` (the webhook has landed): from the live WebSocket API, or by polling
+// GET /orders/{id} when the page was opened with ?poll=1.
+function watchUntilSettled(orderId) {
+  const known = state.orders.get(orderId);
+  if (!Live.polling && known && known.status !== 'pending') {
+    return Promise.resolve(known);  // its event came while Stripe.js was still answering
+  }
+  return Live.polling ? pollUntilSettled(orderId) : Live.waitForSettled(orderId, POLL_TIMEOUT_MS);
+}
+
+async function pollUntilSettled(orderId) {
   const deadline = Date.now() + POLL_TIMEOUT_MS;
   while (Date.now() < deadline) {
     const order = await refreshOrder(orderId);
@@ -163,6 +182,8 @@ async function signIn() {
   }
   state.token = token;
   state.user = user;
+  state.admin = $('#admin').checked;
+  Live.connect(state.config.live, token);
   state.paying = null;
   $('#payment').hidden = true;
   await loadOrders(session);
@@ -197,6 +218,20 @@ function selectOrder(orderId) {
   setMessage('');
   $('#payment').hidden = false;
   $('#pay').disabled = false;
+}
+
+// Admins only (the API answers 403 to anyone else): refund 5.00 of the order's payment; the refund lands through
+// Stripe's webhooks and shows up in the live events and the table.
+async function refundOrder(orderId) {
+  const order = state.orders.get(orderId);
+  const payment = (order.payments || []).find(p => p.status === 'succeeded');
+  const left = payment.amount - payment.amountRefunded;
+  const answer = await api('POST', '/refunds', {paymentId: payment.paymentId, refundAmount: Math.min(500, left)});
+  if (answer.status !== 202) {
+    showPageError(`Could not refund: ${errorText(answer)}`);
+    return;
+  }
+  showPageError('');
 }
 
 async function payOrder(event) {
@@ -256,6 +291,7 @@ async function start() {
     $('#user').addEventListener('keydown', e => { if (e.key === 'Enter') { signIn(); } });
     $('#create-order').addEventListener('click', createOrder);
     $('#payment-form').addEventListener('submit', payOrder);
+    Live.onMessage(message => renderOrder(message.order));
     await signIn();
     document.body.dataset.ready = 'true';
   } catch (err) {

@@ -12,9 +12,14 @@ and region, AWS-shaped ids and times, reading a sample file):
 * :mod:`~devstack.lambda_events.schedules`: what a ``ScheduleV2`` schedule hands its target;
 * :mod:`~devstack.lambda_events.cloudformation`: custom-resource requests (Create, Update, Delete).
 
-A new kind (API Gateway WebSocket ``$connect`` / ``$disconnect`` / messages, EventBridge, DynamoDB
-Streams records, scheduled events, CloudFormation custom resource requests) is a new module here, on the
-same ``common`` helpers, exported below. Standard library only.
+* :mod:`~devstack.lambda_events.dynamodb_streams`: DynamoDB Streams batches as an event source mapping
+  delivers them;
+* :mod:`~devstack.lambda_events.eventbridge`: EventBridge events as a rule's Lambda target receives them;
+* :mod:`~devstack.lambda_events.websocket`: API Gateway WebSocket events (the ``REQUEST`` authorizer's,
+  ``$connect`` / ``$disconnect`` / messages).
+
+A new kind (scheduled events, CloudFormation custom resource requests) is a new module here, on the
+same ``common`` helpers. Standard library only.
 """
 
 from devstack.lambda_events.cloudformation import custom_resource_request

@@ -217,6 +217,39 @@
     return stripe;
   };
 
+  // The card element's inputs get labels a person can read (and autocomplete hints), as Stripe's own card
+  // fields have: each input is wrapped in a <label> with its name. The placeholders stay what localstripe set.
+  const CARD_LABELS = {
+    number: ['Card number', 'cc-number'], exp_month: ['Expiry month (MM)', 'cc-exp-month'],
+    exp_year: ['Expiry year (YY)', 'cc-exp-year'], cvc: ['CVC', 'cc-csc'], postal_code: ['Postal code', 'postal-code'],
+  };
+  const localstripeMount = Element.prototype.mount;
+  Element.prototype.mount = function (domElement) {
+    localstripeMount.call(this, domElement);
+    const container = typeof domElement === 'string' ? document.querySelector(domElement) : domElement;
+    Object.keys(this._inputs || {}).forEach(field => {
+      const input = this._inputs[field];
+      if (!input || input.parentElement.tagName === 'LABEL') {
+        return;
+      }
+      const [text, autocomplete] = CARD_LABELS[field] || [field, 'off'];
+      const label = document.createElement('label');
+      label.className = 'card-field';
+      const name = document.createElement('span');
+      name.textContent = text;
+      input.parentElement.insertBefore(label, input);
+      label.append(name, input);
+      input.setAttribute('autocomplete', autocomplete);
+      input.setAttribute('inputmode', 'numeric');
+      this._domChildren[this._domChildren.indexOf(input)] = label;
+    });
+    const tag = container && container.firstElementChild;
+    if (tag && tag.tagName === 'SPAN' && tag.textContent === 'localstripe: ') {
+      tag.textContent = 'Card (local Stripe emulator)';
+      tag.className = 'card-title';
+    }
+  };
+
   console.log('localstripe (devstack extension): createPaymentMethod, confirmCardPayment with a card ' +
-              'element, retrievePaymentIntent');
+              'element, retrievePaymentIntent, labelled card inputs');
 })();

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from devstack.lambda_events import load_event
 from payments.data import store
 from payments.data.models import OrderRecord
 from tests.support import reset_clients
 from tests.support.api import ADMIN, BOB, admin_order, call, get_order
-from tests.support.invoke import invoke
 from tests.support.stub_http import FixedAnswerServer, closed_port_url
 
 
@@ -126,11 +124,3 @@ def test_first_checkout_makes_three_dynamodb_calls_and_no_scan(aws, checkout_han
     assert answer.status == 201
     # read the order; write the payment and point the order at it; record the PaymentIntent (one UpdateItem)
     assert ddb_calls.operations == ["GetItem", "TransactWriteItems", "UpdateItem"]
-
-
-@pytest.mark.emulator
-def test_the_sample_events_are_served(aws, checkout_handler, stripe_env):
-    answer = invoke(checkout_handler, load_event("events/checkout/payment_intent.json"))
-    assert (answer.status, answer.error_code) == (404, "order_not_found")
-    answer = invoke(checkout_handler, load_event("events/checkout/checkout_session.json"))
-    assert (answer.status, answer.error_code) == (404, "order_not_found")

@@ -38,7 +38,11 @@ HANDLERS = {"orders": "OrdersFunction", "checkout": "CheckoutFunction", "refund"
             "subscribe": "SubscribeFunction", "cancel_subscription": "CancelSubscriptionFunction",
             "payment_callback": "PaymentCallbackFunction", "refund_callback": "RefundCallbackFunction",
             "subscription_callback": "SubscriptionCallbackFunction", "renewal_callback": "RenewalCallbackFunction",
+            "event_publisher": "EventPublisherFunction", "on_order_paid": "OnOrderPaidFunction",
+            "live_connect": "LiveConnectFunction", "live_notify": "LiveNotifyFunction",
             "reconcile": "ReconcileFunction"}
+
+EVENTS_AND_LIVE = ("EventPublisherFunction", "OnOrderPaidFunction", "LiveConnectFunction", "LiveNotifyFunction")
 
 # Granted for paths a passing scenario does not take: a failure path of record-first (a Stripe refusal releasing
 # what was reserved), an idempotency record deleted after a 5xx, and Powertools' fallback read of a kept answer
@@ -52,6 +56,7 @@ UNREACHED: dict[str, set[tuple[str, str]]] = {
     | _IDEMPOTENCY_FALLBACKS,  # a subscription Stripe refused, released
     "CancelSubscriptionFunction": _IDEMPOTENCY_FALLBACKS,
     "PaymentCallbackFunction": {("GetItem", "RefundsTable")},  # an automatic refund Stripe refused
+    "OnOrderPaidFunction": _IDEMPOTENCY_FALLBACKS,  # a consumer that raised; a kept answer read back
     # a lost subscription event without our metadata (found by its Stripe id); kept answers' fallbacks
     "ReconcileFunction": {("Query", "RecurringPaymentsTable/byStripeSubscription")} | _IDEMPOTENCY_FALLBACKS,
 }
@@ -126,13 +131,16 @@ class Recorder:
 @pytest.fixture
 def recorder(monkeypatch, orders_handler, checkout_handler, refund_handler, subscribe_handler,
              cancel_subscription_handler, payment_callback_handler, refund_callback_handler,
-             subscription_callback_handler, renewal_callback_handler, reconcile_handler):
+             subscription_callback_handler, renewal_callback_handler, event_publisher_handler, on_order_paid_handler,
+             live_connect_handler, live_notify_handler, reconcile_handler):
     recorder = Recorder()
     modules = {"orders": orders_handler, "checkout": checkout_handler, "refund": refund_handler,
                "subscribe": subscribe_handler, "cancel_subscription": cancel_subscription_handler,
                "payment_callback": payment_callback_handler, "refund_callback": refund_callback_handler,
                "subscription_callback": subscription_callback_handler, "renewal_callback": renewal_callback_handler,
-               "reconcile": reconcile_handler}
+                "event_publisher": event_publisher_handler, "on_order_paid": on_order_paid_handler,
+                "live_connect": live_connect_handler, "live_notify": live_notify_handler,
+                "reconcile": reconcile_handler}
     for folder, module in modules.items():
         monkeypatch.setattr(module, "lambda_handler", recorder.wrap(HANDLERS[folder], module.lambda_handler))
     monkeypatch.setattr(BaseClient, "_make_api_call", lambda client, op, params: recorder.call(client, op, params))
@@ -143,7 +151,8 @@ def _until(live, check, what):
     assert live.wait_for(lambda _: check()), what
 
 
-def test_each_function_is_granted_exactly_what_its_code_does(recorder, live, stripe_env, catalog, orders_handler,
+def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypatch, live, published, stripe_env,
+                                                              catalog, orders_handler,
                                                               checkout_handler, refund_handler, subscribe_handler,
                                                               cancel_subscription_handler, payment_callback_handler,
                                                               subscription_callback_handler, renewal_callback_handler,
@@ -240,6 +249,7 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, live, str
         summary.body
     assert any(r["refundId"] == f"ref_{lost_refund.id}" for r in get_order(orders_handler, order["orderId"]).body[
         "refunds"])
+    _events_and_live_scenario(published, monkeypatch)
 
     allowed = granted()
     for function in HANDLERS.values():
@@ -270,7 +280,8 @@ def test_each_callback_reads_only_its_own_signing_secret_and_the_api_key_only_if
             expected = {own[function]} | ({"StripeSecretArn"} if calls_stripe[function] else set())
             assert env["STRIPE_WEBHOOK_SECRET_ARN"] == {"Ref": own[function]}
         else:
-            expected = {"StripeSecretArn"}
+            # the API functions call Stripe; the functions of events and live status never do
+            expected = set() if function in EVENTS_AND_LIVE else {"StripeSecretArn"}
             assert "STRIPE_WEBHOOK_SECRET_ARN" not in env
         assert readable == expected, function
         assert ("STRIPE_SECRET_ARN" in env) == ("StripeSecretArn" in expected), function
@@ -290,3 +301,56 @@ def test_the_user_pool_outlives_the_stack_like_the_tables():
     for name, resource in resources.items():
         if resource["Type"] in ("AWS::Cognito::UserPool", "AWS::DynamoDB::Table"):
             assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Retain", "Retain"), name
+
+
+# --- events out and live status --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def published(aws, event_publisher_handler, monkeypatch):
+    from tests.support.events import PublishedEvents
+
+    return PublishedEvents(event_publisher_handler, monkeypatch)
+
+
+def _events_and_live_scenario(published, monkeypatch):
+    """Everything the scenario changed, published from the streams; the example consumer given an OrderPaid twice;
+    a user's connection opened, told about an order (another one gone), closed."""
+    import sys
+
+    from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
+    from moto.core.exceptions import JsonRESTError
+
+    from devstack.lambda_context import LambdaContext
+    from devstack.lambda_events.websocket import allowed_context, websocket_event
+    from tests.support import reset_clients
+
+    def module(folder):
+        return sys.modules[f"function_{folder}_app"]
+
+    events = published.drain()
+    paid = next(event for event in events if event["detail-type"] == "OrderPaid")
+    for _ in range(2):
+        module("on_order_paid").lambda_handler(paid, LambdaContext(function_name="OnOrderPaidFunction"))
+    authorizer = allowed_context({"principalId": ALICE, "context": {"userId": ALICE}})
+    monkeypatch.setenv("LIVE_MANAGEMENT_URL", "https://w1b2c3d4e5.execute-api.us-east-1.amazonaws.com/live")
+    reset_clients()
+
+    def gone(self, data, connection_id):
+        error = JsonRESTError("GoneException", "gone")
+        error.code = 410
+        raise error
+
+    for connection in ("conn-1", "conn-gone"):
+        module("live_connect").lambda_handler(websocket_event("$connect", connection, authorizer=authorizer),
+                                              LambdaContext(function_name="LiveConnectFunction"))
+    monkeypatch.setattr(ApiGatewayManagementApiBackend, "post_to_connection", gone)
+    module("live_notify").lambda_handler(paid, LambdaContext(function_name="LiveNotifyFunction"))
+    module("live_connect").lambda_handler(websocket_event("$disconnect", "conn-1", authorizer=authorizer),
+                                          LambdaContext(function_name="LiveConnectFunction"))
+
+
+def test_the_live_authorizer_reads_no_table_and_no_secret():
+    properties = load_template()["Resources"]["LiveAuthorizerFunction"]["Properties"]
+    assert "Policies" not in properties
+    assert "STRIPE_SECRET_ARN" not in properties["Environment"]["Variables"]

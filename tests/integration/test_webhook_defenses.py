@@ -191,23 +191,35 @@ def test_bad_text_or_envelope_in_a_signed_event_is_400_and_writes_nothing(aws, c
 # --- a rotated signing secret takes effect without new containers -------------------------------------------------
 
 
-def test_a_rotated_signing_secret_is_read_again_once_before_a_400(aws, callbacks, monkeypatch):
+@pytest.fixture
+def signing_secret(aws, monkeypatch):
+    """The payment callback's signing secret in Secrets Manager, as deployed (set it with ``put(value)``), read
+    again at most every 0 s instead of 60 s."""
     from payments.core import config
     from tests.support import reset_clients
 
     secrets = boto3.client("secretsmanager", region_name="us-east-1")
-    arn = secrets.create_secret(Name="payment-hook", SecretString='{"signingSecret": "whsec_before"}')["ARN"]
+    arn = secrets.create_secret(Name="payment-hook", SecretString='{"signingSecret": ""}')["ARN"]
     monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET_ARN", arn)
     monkeypatch.setattr(config, "SECRET_REFRESH_SECONDS", 0)
     reset_clients()
+
+    def put(value: str) -> None:
+        secrets.put_secret_value(SecretId=arn, SecretString=json.dumps({"signingSecret": value}))
+
+    return put
+
+
+def test_a_rotated_signing_secret_is_read_again_once_before_a_400(callbacks, signing_secret):
+    signing_secret("whsec_before")
     order, payment = given_order_with_payment()
     intent = stripe_object("payment_intent", id=INTENT_ID, status="succeeded", amount=1999, amount_received=1999,
                            currency="usd", metadata=metadata(order, payment))
     first = stripe_event("payment_intent.payment_failed", {**intent, "status": "requires_payment_method"})
     assert invoke(callbacks["payment"], signed_webhook_event(first, "whsec_before")).status == 200
     # When the endpoint's secret is rotated at Stripe and in Secrets Manager
-    secrets.put_secret_value(SecretId=arn, SecretString='{"signingSecret": "whsec_after"}')
+    signing_secret("whsec_after")
     raw = encode_event(stripe_event("payment_intent.succeeded", intent))
     signed = function_url_event(raw, headers={"stripe-signature": sign_payload(raw, "whsec_after")})
     # Then the first delivery signed with the new secret is applied, by a container that cached the old one
@@ -218,23 +230,14 @@ def test_a_rotated_signing_secret_is_read_again_once_before_a_400(aws, callbacks
     assert invoke(callbacks["payment"], forged).status == 400
 
 
-def test_a_signing_secret_filled_in_after_the_first_delivery_takes_effect(aws, callbacks, monkeypatch):
+def test_a_signing_secret_filled_in_after_the_first_delivery_takes_effect(callbacks, signing_secret):
     """The stack creates each signing secret empty; a delivery before the operator fills it in is a 500 (Stripe
     retries), and the container that read the empty one picks up the real one on the next delivery."""
-    from payments.core import config
-    from tests.support import reset_clients
-
-    secrets = boto3.client("secretsmanager", region_name="us-east-1")
-    arn = secrets.create_secret(Name="payment-hook", SecretString='{"signingSecret": ""}')["ARN"]
-    monkeypatch.delenv("STRIPE_WEBHOOK_SECRET")
-    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET_ARN", arn)
-    monkeypatch.setattr(config, "SECRET_REFRESH_SECONDS", 0)
-    reset_clients()
     order, payment = given_order_with_payment()
     intent = stripe_object("payment_intent", id=INTENT_ID, status="succeeded", amount=1999, amount_received=1999,
                            currency="usd", metadata=metadata(order, payment))
     event = stripe_event("payment_intent.succeeded", intent)
     early = invoke(callbacks["payment"], signed_webhook_event(event, "whsec_filled_in"))
     assert (early.status, early.error_code) == (500, "configuration_error")
-    secrets.put_secret_value(SecretId=arn, SecretString='{"signingSecret": "whsec_filled_in"}')
+    signing_secret("whsec_filled_in")
     assert invoke(callbacks["payment"], signed_webhook_event(event, "whsec_filled_in")).body["result"] == "processed"

@@ -275,6 +275,9 @@ def test_every_sample_has_the_shape_of_its_folder(path: Path) -> None:
     # Given a sample file
     event = load_event(path)
     folder = path.relative_to(EVENTS_DIR).parts[0]
+    if folder in EVENTS_AND_LIVE_SHAPES:
+        EVENTS_AND_LIVE_SHAPES[folder](event)
+        return
     if "RequestType" in event:  # a CloudFormation custom-resource request (the webhook registration)
         assert event["RequestType"] in ("Create", "Update", "Delete") and event["ResponseURL"].startswith("https://")
         return
@@ -401,3 +404,33 @@ def test_resign_cli_needs_a_secret_outside_callback_folders(capsys: pytest.Captu
     with pytest.raises(SystemExit) as exc:
         lambda_events_cli(["resign", "events/orders/get_order.json"])
     assert exc.value.code == 2 and "--secret" in capsys.readouterr().err
+
+
+# --- events out and live status: a stream batch, an EventBridge event, API Gateway WebSocket events ----------
+
+
+def _stream_batch(event: dict) -> None:
+    for record in event["Records"]:
+        assert record["eventSource"] == "aws:dynamodb" and ":table/" in record["eventSourceARN"]
+        assert record["eventName"] in ("INSERT", "MODIFY", "REMOVE")
+        assert record["dynamodb"]["StreamViewType"] == "NEW_AND_OLD_IMAGES" and record["dynamodb"]["SequenceNumber"]
+
+
+def _eventbridge(event: dict) -> None:
+    assert event["version"] == "0" and event["source"] == "payments"
+    assert event["detail"]["type"] == event["detail-type"] and event["detail"]["eventId"]
+
+
+def _websocket(event: dict) -> None:
+    context = event["requestContext"]
+    assert context["connectionId"] and context["stage"] == "live"
+    assert context["authorizer"]["principalId"] == make_sample_events.USER_ID
+
+
+def _authorizer(event: dict) -> None:
+    assert event["type"] == "REQUEST" and event["methodArn"].endswith("/live/$connect")
+    assert "token" in event["queryStringParameters"]
+
+
+EVENTS_AND_LIVE_SHAPES = {"event_publisher": _stream_batch, "on_order_paid": _eventbridge,
+                          "live_notify": _eventbridge, "live_connect": _websocket, "live_authorizer": _authorizer}

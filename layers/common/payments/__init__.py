@@ -13,6 +13,10 @@
   ``refunds``, ``subscriptions``.
 """
 
+from payments.core import coldstart
+
+coldstart.pause()  # in Lambda only, until the first event is answered (payments.core.coldstart)
+
 
 def reset_caches() -> None:
     """Forget every per-container cache (settings, secrets, table bindings, clients), so the next call reads the
@@ -22,7 +26,8 @@ def reset_caches() -> None:
 
     for module_name, function_name in (("payments.core.config", "reset_settings"), ("payments.data.store", "reset"),
                                        ("payments.core.aws", "reset"), ("payments.stripe.client", "reset"),
-                                       ("payments.core.idempotency", "reset")):
+                                       ("payments.core.idempotency", "reset"),
+                                       ("payments.events.consumer", "reset"), ("payments.live.auth", "reset")):
         module = sys.modules.get(module_name)
         if module is not None:
             getattr(module, function_name)()

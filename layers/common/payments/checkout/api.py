@@ -32,17 +32,16 @@ from typing import Any, TypeVar
 from payments.core import money, validation
 from payments.core.clock import now_iso
 from payments.core.config import get_settings
-from payments.core.errors import ApiError, Conflict, Forbidden, Unprocessable, WriteConflict
+from payments.core.errors import ApiError, Conflict, Forbidden, Unprocessable
 from payments.core.identity import Caller
 from payments.core.ids import new_id
 from payments.core.observability import count, logger
-from payments.core.retry import retry_on_conflict
 from payments.data import orders as order_store
 from payments.data import payments as payment_store
 from payments.data import store
 from payments.data.models import OrderRecord, PaymentRecord
-from payments.orders.api import load_visible_order
-from payments.record_first import RecordFirst, busy
+from payments.orders.api import on_order
+from payments.record_first import RecordFirst
 from payments.stripe import api as stripe_api
 from payments.stripe.client import StripeRejected, StripeResourceMissing
 from payments.stripe.objects import StripeCheckoutSession, StripePaymentIntent
@@ -159,10 +158,7 @@ class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
 
 
 def start_checkout(caller: Caller, request: CheckoutRequest) -> dict[str, Any]:
-    read = {"order": load_visible_order(caller, request.order_id)}
-
-    def attempt() -> dict[str, Any]:
-        order = read["order"]
+    def attempt(order: OrderRecord) -> dict[str, Any]:
         _check_payable(caller, order, request)
         previous = payment_store.get(order.open_payment_id) if order.open_payment_id else None
         resumable = previous is not None and previous.status == "pending" and previous.mode == request.mode
@@ -174,14 +170,10 @@ def start_checkout(caller: Caller, request: CheckoutRequest) -> dict[str, Any]:
         if not resumable and previous is not None and previous.status in ("pending", "failed"):
             _cancel_at_stripe(previous)
         action = CheckoutAtStripe(order, request, previous)
-        try:
-            payment = action.reserve()
-        except WriteConflict:
-            read["order"] = order_store.get(order.order_id) or order  # changed meanwhile: decide again on it
-            raise
+        payment = action.reserve()
         return _answer(payment, action.complete(payment))
 
-    return retry_on_conflict(attempt, busy)
+    return on_order(caller, request.order_id, attempt)
 
 
 def _resume(order: OrderRecord, payment: PaymentRecord) -> dict[str, Any] | None:

@@ -21,9 +21,10 @@ def dynamodb(region: str) -> Connection:
 
 
 @functools.cache
-def client(service: str, region: str) -> Any:
-    """A botocore client for ``service``, from the same session as DynamoDB's."""
-    return dynamodb(region).session.create_client(service, region_name=region)
+def client(service: str, region: str, endpoint_url: str | None = None) -> Any:
+    """A botocore client for ``service``, from the same session as DynamoDB's (``endpoint_url`` for an API that
+    has one per resource, as API Gateway's management API has one per WebSocket API and stage)."""
+    return dynamodb(region).session.create_client(service, region_name=region, endpoint_url=endpoint_url)
 
 
 def reset() -> None:

@@ -57,6 +57,15 @@ class Settings:
     redirect_origins: frozenset[str] = frozenset()
     # The Stripe prices this app sells, by price id or lookup key (catalog orders may name only these).
     sellable_prices: frozenset[str] = frozenset()
+    # Events out and live status: the bus and its source, the connections table, the management API of the
+    # WebSocket API, and the JWT issuer its authorizer trusts (the HTTP API's), with where its keys are.
+    event_bus_name: str = "default"
+    event_source: str = "payments"
+    live_connections_table: str = "LiveConnectionsTable"
+    live_management_url: str | None = None
+    jwt_issuer: str | None = None
+    jwt_audiences: frozenset[str] = frozenset()
+    jwt_jwks_url: str | None = None  # default: <issuer>/.well-known/jwks.json, then OpenID discovery
     # Reconciliation and EventBridge ingress (payments.reconcile, payments.webhooks.pipeline)
     stuck_after_minutes: int = 30
     stripe_event_source: str | None = None  # the partner event source Stripe's EventBridge events come from
@@ -115,6 +124,13 @@ class Settings:
             max_checkout_attempts=int(number("MAX_CHECKOUT_ATTEMPTS", defaults.max_checkout_attempts, 1, 100)),
             redirect_origins=frozenset(_origin(o) for o in words("ALLOWED_REDIRECT_ORIGINS")),
             sellable_prices=words("SELLABLE_PRICES"),
+            event_bus_name=text("EVENT_BUS_NAME", defaults.event_bus_name) or "",
+            event_source=text("EVENT_SOURCE", defaults.event_source) or "",
+            live_connections_table=text("LIVE_CONNECTIONS_TABLE_NAME", defaults.live_connections_table) or "",
+            live_management_url=text("LIVE_MANAGEMENT_URL", None),
+            jwt_issuer=text("JWT_ISSUER", None),
+            jwt_audiences=words("JWT_AUDIENCE"),
+            jwt_jwks_url=text("JWT_JWKS_URL", None),
             stuck_after_minutes=int(number("STUCK_AFTER_MINUTES", defaults.stuck_after_minutes, 5, 7 * 24 * 60)),
             stripe_event_source=text("STRIPE_EVENT_SOURCE_NAME", None),
             environ=env,

@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.logging import correlation_paths
 
+from payments.core import coldstart
 from payments.core.errors import ApiError, BadRequest, ConfigurationError, TransientFailure, UpstreamUnavailable
 from payments.core.identity import Caller, caller_from_claims
 from payments.core.observability import logger, metrics, tracer
@@ -76,7 +77,10 @@ def api_handler(app: APIGatewayHttpResolver) -> LambdaHandler:
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return resolve(app, event, context)
+        try:
+            return resolve(app, event, context)
+        finally:
+            coldstart.started()
 
     return lambda_handler
 

@@ -18,7 +18,7 @@ start depends on whether X-Ray is on (docs/performance.md has the numbers):
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -26,7 +26,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.tracing.base import BaseProvider, BaseSegment
 
-__all__ = ["MetricUnit", "count", "logger", "metrics", "tracer"]
+__all__ = ["MetricUnit", "count", "lambda_handler_for", "logger", "metrics", "tracer"]
 
 TRACED_MODULES = ("botocore",)  # and requests, when it is imported
 
@@ -99,3 +99,16 @@ def _tracer() -> Tracer:
 logger = Logger()
 metrics = Metrics()
 tracer = _tracer()
+
+
+def lambda_handler_for(handle: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any], Any], Any]:
+    """The ``lambda_handler`` of a function that is not an HTTP API or webhook one (stream, EventBridge, WebSocket):
+    ``handle(event)`` inside the logger (fresh keys each invocation), metrics and tracer (no response capture)."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler(capture_response=False)
+    def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+        return handle(event)
+
+    return lambda_handler

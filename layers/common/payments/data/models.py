@@ -12,6 +12,7 @@ Keys and indexes are designed for the queries the product makes; nothing here is
 - ``RecurringPaymentsTable``: ``recurringPaymentId``; index ``byStripeSubscription``.
 - ``CustomersTable``: ``userId`` -> the user's one Stripe customer.
 - ``ProcessedEventsTable``: ``eventId``, the ledger of applied Stripe events, expiring by TTL.
+- ``LiveConnectionsTable``: ``userId`` + ``connectionId``, the open WebSocket connections, expiring by TTL.
 - ``ReconcileTable``: the reconciler's checkpoint in Stripe's event list.
 - Payments and refunds also carry a sparse index, ``byPendingSince``, of those still ``pending``
   (``WatchedWhilePending``): the reconciler finds what is stuck without scanning a table.
@@ -90,6 +91,7 @@ class OrderRecord(Model):
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     created_sort = UnicodeAttribute(attr_name="createdSort")
+    last_stripe_event_id = UnicodeAttribute(null=True, attr_name="lastStripeEventId")  # STRIPE_EVENT_STAMP
     version = VersionAttribute()
 
     by_user = OrdersByUser()
@@ -168,6 +170,7 @@ class PaymentRecord(WatchedWhilePending, Model):
     last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
+    last_stripe_event_id = UnicodeAttribute(null=True, attr_name="lastStripeEventId")  # STRIPE_EVENT_STAMP
     version = VersionAttribute()
 
     by_payment_intent = PaymentsByPaymentIntent()
@@ -191,6 +194,7 @@ class RefundRecord(WatchedWhilePending, Model):
     last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
+    last_stripe_event_id = UnicodeAttribute(null=True, attr_name="lastStripeEventId")  # STRIPE_EVENT_STAMP
     version = VersionAttribute()
 
 
@@ -222,6 +226,7 @@ class RecurringPaymentRecord(Model):
     changed_by_api = BooleanAttribute(default=False, attr_name="changedByApi")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
+    last_stripe_event_id = UnicodeAttribute(null=True, attr_name="lastStripeEventId")  # STRIPE_EVENT_STAMP
     version = VersionAttribute()
 
     by_stripe_subscription = RecurringPaymentsByStripeSubscription()
@@ -259,6 +264,26 @@ class ProcessedEventRecord(Model):
     via = UnicodeAttribute(null=True)  # webhook | eventbridge | reconciler
 
 
+# --- events out and live status ------------------------------------------------------------------------------
+
+#: The attribute a webhook stamps on every record its change writes: the Stripe event id (in the same transaction,
+#: ``payments.data.store.Transaction.stamp``). The event publisher names it as an event's cause only when the write
+#: changed it (old image against new image), so a later API write that carries the same value forward is ``null``.
+STRIPE_EVENT_STAMP = "last_stripe_event_id"
+
+
+class LiveConnectionRecord(Model):
+    """One open WebSocket connection of a user (``LiveConnectionsTable``): all of a user's are one Query."""
+
+    class Meta(_Meta):
+        table_name = "LiveConnectionsTable"
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    connection_id = UnicodeAttribute(range_key=True, attr_name="connectionId")
+    connected_at = UnicodeAttribute(attr_name="connectedAt")
+    expires_at = TTLAttribute(attr_name="expiresAt")
+
+
 TABLES: dict[type[Model], str] = {
     OrderRecord: "orders_table",
     PaymentRecord: "payments_table",
@@ -266,5 +291,6 @@ TABLES: dict[type[Model], str] = {
     RecurringPaymentRecord: "recurring_payments_table",
     CustomerRecord: "customers_table",
     ProcessedEventRecord: "processed_events_table",
+    LiveConnectionRecord: "live_connections_table",
     ReconcileCheckpointRecord: "reconcile_table",
 }

@@ -32,7 +32,7 @@ from pynamodb.transactions import TransactGet, TransactWrite
 from payments.core import aws
 from payments.core.config import Settings, get_settings
 from payments.core.errors import UpstreamUnavailable, WriteConflict
-from payments.data.models import TABLES
+from payments.data.models import STRIPE_EVENT_STAMP, TABLES
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -209,6 +209,13 @@ def put(record: Model, condition: Condition | None = None) -> None:
         record.save(condition=condition)
 
 
+def delete(record: Model) -> None:
+    """Delete the record by its key, whatever it holds (nothing to delete is not an error)."""
+    bind()
+    with dynamodb_errors():
+        record.delete(add_version_condition=False)
+
+
 def create(record: Model) -> None:
     """Write a record that must not exist yet (for models without a version)."""
     put(record, type(record)._hash_key_attribute().does_not_exist())
@@ -257,6 +264,19 @@ class Transaction:
     def check(self, record: Model, condition: Condition) -> Transaction:
         """Commit only while ``condition`` holds on ``record`` (which is not written)."""
         self._writes.append(("check", record, condition, None))
+        return self
+
+    def stamp(self, stripe_event_id: str) -> Transaction:
+        """Mark every record this transaction writes as changed by the Stripe event ``stripe_event_id``
+        (``models.STRIPE_EVENT_STAMP``, on the models that keep it): the event publisher's ``causedBy``."""
+        for kind, record, _, actions in self._writes:
+            attribute = getattr(type(record), STRIPE_EVENT_STAMP, None)
+            if attribute is None or kind == "check":
+                continue
+            if kind == "put":
+                setattr(record, STRIPE_EVENT_STAMP, stripe_event_id)
+            elif actions is not None:
+                actions.append(attribute.set(stripe_event_id))
         return self
 
     @property

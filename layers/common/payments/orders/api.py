@@ -11,23 +11,25 @@ page of orders costs one Query and the same.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from payments.core import money, validation
 from payments.core.config import get_settings
-from payments.core.errors import InvalidField, NotFound
+from payments.core.errors import Conflict, InvalidField, NotFound, WriteConflict
 from payments.core.identity import Caller
 from payments.core.ids import new_id
 from payments.core.observability import count, logger
+from payments.core.retry import retry_on_conflict
 from payments.data import orders as order_store
-from payments.data.models import OrderItem, OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
-from payments.orders.views import order_view
-from payments.stripe import api as stripe_api
-from payments.stripe.client import StripeResourceMissing
-from payments.stripe.objects import StripePrice
+from payments.data.models import OrderItem, OrderRecord
+from payments.orders.views import order_view, order_views
 
+if TYPE_CHECKING:
+    from payments.stripe.objects import StripePrice
+
+T = TypeVar("T")
 MAX_ITEMS = 20
 MAX_QUANTITY = 1000
 
@@ -60,6 +62,10 @@ def parse_catalog_items(body: Mapping[str, Any]) -> list[CatalogItem]:
 
 
 def _sellable_price(index: int, price_id: str) -> StripePrice:
+    # Imported here: only a catalog order asks Stripe, so reading orders loads no Stripe code (a cold start).
+    from payments.stripe import api as stripe_api
+    from payments.stripe.client import StripeResourceMissing
+
     field = f"items[{index}].priceId"
     sellable = get_settings().sellable_prices
     if not sellable:
@@ -133,16 +139,6 @@ def _create(order: OrderRecord) -> dict[str, Any]:
 # --- reads --------------------------------------------------------------------------------------------
 
 
-def _views(orders: Sequence[OrderRecord]) -> list[dict[str, Any]]:
-    found = order_store.children(orders)
-    return [
-        order_view(order, order_store.pick(found, PaymentRecord, order.payment_ids or []),
-                   order_store.pick(found, RefundRecord, order.refund_ids or []),
-                   found.get((RecurringPaymentRecord, order.recurring_payment_id or "")))
-        for order in orders
-    ]
-
-
 def load_visible_order(caller: Caller, order_id: str) -> OrderRecord:
     """The order, if the caller may see it; another user's order is indistinguishable from none (404)."""
     order = order_store.get(order_id) if validation.is_identifier(order_id, "ord_") else None
@@ -151,11 +147,27 @@ def load_visible_order(caller: Caller, order_id: str) -> OrderRecord:
     return order
 
 
+def on_order(caller: Caller, order_id: str, attempt: Callable[[OrderRecord], T]) -> T:
+    """``attempt(order)`` on the caller's order; when it loses a write race on the order (someone changed it
+    between the read and the conditioned write), again on the order as it is stored now."""
+    current = [load_visible_order(caller, order_id)]
+
+    def once() -> T:
+        try:
+            return attempt(current[0])
+        except WriteConflict:
+            current[0] = order_store.get(order_id) or current[0]
+            raise
+
+    return retry_on_conflict(once, lambda: Conflict("the order is being changed by other requests; try again",
+                                                    code="concurrent_update"))
+
+
 def get_order(caller: Caller, order_id: str) -> dict[str, Any]:
-    return _views([load_visible_order(caller, order_id)])[0]
+    return order_views([load_visible_order(caller, order_id)])[0]
 
 
 def list_orders(caller: Caller, *, limit: int, cursor: str | None) -> dict[str, Any]:
     """The caller's orders, newest first (ties by orderId, descending), one page at a time."""
     page, next_cursor = order_store.page_for_user(caller.user_id, limit=limit, cursor=cursor)
-    return {"orders": _views(page), "nextCursor": next_cursor}
+    return {"orders": order_views(page), "nextCursor": next_cursor}

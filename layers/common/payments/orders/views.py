@@ -1,10 +1,12 @@
-"""The API's JSON shapes, built from records (the same shape for every read of an order)."""
+"""The API's JSON shapes, built from records (the same shape for every read of an order, and in every domain
+event), and ``order_views``: orders with everything under them, read in as few BatchGetItems as they need."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from payments.data import orders as order_store
 from payments.data.models import OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
 
 
@@ -73,3 +75,14 @@ def order_view(order: OrderRecord, payments: Iterable[PaymentRecord] = (), refun
         view["items"] = [{"priceId": i.price_id, "quantity": i.quantity, "unitAmount": i.unit_amount}
                          for i in order.items]
     return view
+
+
+def order_views(orders: Sequence[OrderRecord]) -> list[dict[str, Any]]:
+    """Each order's JSON with its payments, refunds and subscription: one BatchGetItem per 100 records under them."""
+    found = order_store.children(orders)
+    return [
+        order_view(order, order_store.pick(found, PaymentRecord, order.payment_ids or []),
+                   order_store.pick(found, RefundRecord, order.refund_ids or []),
+                   found.get((RecurringPaymentRecord, order.recurring_payment_id or "")))
+        for order in orders
+    ]

@@ -22,7 +22,7 @@ from typing import Any
 
 from payments.core import validation
 from payments.core.clock import from_epoch, now_iso
-from payments.core.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable, WriteConflict
+from payments.core.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable
 from payments.core.identity import Caller
 from payments.core.ids import new_id
 from payments.core.observability import count, logger
@@ -31,7 +31,7 @@ from payments.data import orders as order_store
 from payments.data import store
 from payments.data import subscriptions as recurring_store
 from payments.data.models import OrderRecord, RecurringPaymentRecord
-from payments.orders.api import load_visible_order
+from payments.orders.api import on_order
 from payments.orders.views import subscription_view
 from payments.record_first import RecordFirst, busy
 from payments.stripe import api as stripe_api
@@ -122,23 +122,16 @@ class SubscriptionAtStripe(RecordFirst[RecurringPaymentRecord, StripeSubscriptio
 
 
 def start_subscription(caller: Caller, request: SubscribeRequest) -> dict[str, Any]:
-    read = {"order": load_visible_order(caller, request.order_id)}
-
-    def attempt() -> dict[str, Any]:
-        order = read["order"]
+    def attempt(order: OrderRecord) -> dict[str, Any]:
         _check_subscribable(caller, order, request)
         previous = recurring_store.get(order.recurring_payment_id) if order.recurring_payment_id else None
         if previous is not None and previous.status not in ENDED:
             return _resume_start(order, previous)
         action = SubscriptionAtStripe(order, ensure_customer(caller.user_id), request.price_id)
-        try:
-            record = action.reserve()
-        except WriteConflict:
-            read["order"] = order_store.get(order.order_id) or order
-            raise
+        record = action.reserve()
         return _answer(record, action.complete(record))
 
-    return retry_on_conflict(attempt, busy)
+    return on_order(caller, request.order_id, attempt)
 
 
 def _resume_start(order: OrderRecord, record: RecurringPaymentRecord) -> dict[str, Any]:

@@ -18,7 +18,8 @@ For each delivery:
    still recording Stripe's answer, raises ``NotLinkedYet`` (500: Stripe retries in a moment). Then the change:
    writes conditioned on the versions read, or nothing (``ignored``: stale by Stripe's clock, nothing new).
 7. **Commit** the ledger claim and those writes in one ``TransactWriteItems``: the claim and its effect land
-   together or not at all. A lost race goes back to step 5, where a duplicate is recognised as such.
+   together or not at all. A lost race goes back to step 5, where a duplicate is recognised as such. Each record
+   written carries the event's id (``lastStripeEventId``), which the domain events name as their cause.
 
 Faults a retry can cure answer 500, so Stripe retries; everything else answers 2xx.
 
@@ -43,6 +44,7 @@ from typing import Any, Generic, TypeVar
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from payments.core import coldstart
 from payments.core.config import get_settings
 from payments.core.errors import ConfigurationError, TransientFailure, UpstreamUnavailable, WebhookRejected
 from payments.core.observability import count, logger, metrics, tracer
@@ -288,6 +290,7 @@ class WebhookEndpoint:
             return IGNORED
         if decision is None or not len(decision.transaction):
             return IGNORED
+        decision.transaction.stamp(event.id)  # each record it writes names the event (the domain events' cause)
         ledger.claim(decision.transaction, event.id, event.type, self.name, via=via)
         commit(decision)
         return PROCESSED
@@ -311,7 +314,10 @@ def webhook_handler(endpoint: WebhookEndpoint) -> Callable[[dict[str, Any], Lamb
     @metrics.log_metrics
     @tracer.capture_lambda_handler(capture_response=False)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return endpoint(event)
+        try:
+            return endpoint(event)
+        finally:
+            coldstart.started()
 
     return lambda_handler
 
