@@ -2,9 +2,9 @@
 
 Each Stripe webhook endpoint of the product (one callback function, one Function URL, one signing secret) is an
 ``EndpointSpec``: its name (``payment``), the callback's logical id in ``template.yaml``, and where its rules live
-(``payments.checkout.events:PAYMENT_RULES``). The event types an endpoint handles are the keys of its rules, so
-they are written exactly once, next to what each type does. Derived from this map, and checked against it by
-the tests:
+(``payments.checkout.events:PAYMENT_RULES``; an endpoint may take the rules of several capabilities). The event
+types an endpoint handles are the keys of its rules, so they are written exactly once, next to what each type
+does. Derived from this map, and checked against it by the tests:
 
 - each callback's ``WebhookEndpoint`` (``webhook_endpoint(name)``);
 - the reconciler's event types and the rules it applies each listed event with (``payments.reconcile``);
@@ -33,11 +33,16 @@ if TYPE_CHECKING:
 class EndpointSpec:
     name: str  # payment | refund | subscription | renewal: the ledger's endpoint, STRIPE_WEBHOOK_SECRET_<NAME>
     function: str  # the callback's logical id in template.yaml
-    rules_path: str  # "module:ATTRIBUTE" of its rules by event type
+    rules_paths: tuple[str, ...]  # "module:ATTRIBUTE" of each of its rules by event type
 
     def rules(self) -> Mapping[str, EventRule[Any]]:
-        module_name, _, attribute = self.rules_path.partition(":")
-        rules: Mapping[str, EventRule[Any]] = getattr(importlib.import_module(module_name), attribute)
+        rules: dict[str, EventRule[Any]] = {}
+        for path in self.rules_paths:
+            module_name, _, attribute = path.partition(":")
+            part: Mapping[str, EventRule[Any]] = getattr(importlib.import_module(module_name), attribute)
+            if set(part) & set(rules):
+                raise ValueError(f"{self.name}: event types with two rules: {sorted(set(part) & set(rules))}")
+            rules.update(part)
         return rules
 
     def event_types(self) -> tuple[str, ...]:
@@ -51,10 +56,11 @@ class EndpointSpec:
 
 
 ENDPOINTS: tuple[EndpointSpec, ...] = (
-    EndpointSpec("payment", "PaymentCallbackFunction", "payments.checkout.events:PAYMENT_RULES"),
-    EndpointSpec("refund", "RefundCallbackFunction", "payments.refunds.events:REFUND_RULES"),
-    EndpointSpec("subscription", "SubscriptionCallbackFunction", "payments.subscriptions.events:SUBSCRIPTION_RULES"),
-    EndpointSpec("renewal", "RenewalCallbackFunction", "payments.subscriptions.renewals:RENEWAL_RULES"),
+    EndpointSpec("payment", "PaymentCallbackFunction", ("payments.checkout.events:PAYMENT_RULES",)),
+    EndpointSpec("refund", "RefundCallbackFunction", ("payments.refunds.events:REFUND_RULES",)),
+    EndpointSpec("subscription", "SubscriptionCallbackFunction",
+                 ("payments.subscriptions.events:SUBSCRIPTION_RULES",)),
+    EndpointSpec("renewal", "RenewalCallbackFunction", ("payments.subscriptions.renewals:RENEWAL_RULES",)),
 )
 NAMES: tuple[str, ...] = tuple(spec.name for spec in ENDPOINTS)
 
