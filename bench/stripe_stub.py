@@ -63,6 +63,7 @@ class StripeStub:
             ("POST", re.compile(r"/v1/subscriptions/(?P<id>[^/]+)"), self._subscription),
             ("DELETE", re.compile(r"/v1/subscriptions/(?P<id>[^/]+)"), self._subscription_canceled),
             *self._billing_routes(),
+            ("GET", re.compile(r"/v1/events"), self._events),  # the reconciler: nothing new at Stripe
         ]
         stub = self
 
@@ -175,6 +176,9 @@ class StripeStub:
     def _refund_list(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         _, refund = self._refund({})
         return 200, {"object": "list", "url": "/v1/refunds", "has_more": False, "data": [refund]}
+
+    def _events(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return 200, {"object": "list", "url": "/v1/events", "has_more": False, "data": []}
 
     def _customer(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 200, self._new("customer", "cus", metadata=params.get("metadata") or {})

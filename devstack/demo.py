@@ -18,6 +18,8 @@ Sections (each checks the state it should end in; the exit code is 1 if any step
 6. billing: a subscription whose plan grants a feature (an entitlement appears), a plan change previewed then
    made (its adjustment order is the previewed amount, and the new plan's feature appears), a saved card, the
    customer portal, a trial.
+7. a payment whose webhook was lost (the payment endpoint is down): the order stays pending until the reconciler
+   (``POST /admin/reconcile``) applies Stripe's event; the late webhook is then a duplicate.
 
 After each step it prints the domain events that step produced (``event  OrderPaid order ... (by evt_...) ->
 the functions the local bus invoked``), from the local stack's bus.
@@ -41,10 +43,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
 from devstack.local_stack import EMULATOR_SECRET_KEY, STACK_NAME
 from devstack.stack_process import StackProcess
-from devstack.stripe_events import encode_event, sign_payload
 
 DEFAULT_API = "http://127.0.0.1:3000"
 WAIT_SECONDS = 20.0
@@ -227,6 +227,16 @@ class Demo:
                     form={"key": self.config["publishableKey"], "client_secret": client_secret,
                           "payment_method": payment_method})
 
+    def resend(self, event_id: str, endpoint: str) -> dict[str, Any]:
+        """Stripe delivering ``event_id`` again to the callback ``endpoint`` (the emulator's helper, as ``stripe
+        events resend`` does): what the callback answered."""
+        endpoint_id = self.config["webhooks"][endpoint]["id"]
+        answer = http("POST", f"{self.config['stripe']}/_test/events/{event_id}/resend",
+                      form={"webhook_endpoint": endpoint_id},
+                      headers={"authorization": f"Bearer {EMULATOR_SECRET_KEY}"})
+        deliveries = (answer.body or {}).get("deliveries") or [{}]
+        return dict(deliveries[0])
+
     def stripe_admin(self) -> Any:
         """A Stripe client with the emulator's key, for what only a test may do (emulator mode only)."""
         if not self.emulator:
@@ -279,24 +289,15 @@ def section_one_time_payment(demo: Demo) -> None:
     except Skip as skip:
         demo.note(f"replaying a signed event {skip}")
         return
-    events = client.v1.events.list({"type": "payment_intent.succeeded", "limit": 100}).data
-    event = next(e for e in events if e.data.object.id == confirmed.body["id"]).to_dict()
-    url = demo.config["functionUrls"]["PaymentCallbackFunction"]
-    answer = _post_signed(url, encode_event(event), LOCAL_WEBHOOK_SECRETS["payment"])
-    demo.expect(answer.status == 200 and (answer.body or {}).get("result") == "duplicate",
-                f"the callback answers {answer.status} {answer.body}: applied once")
+    answer = demo.resend(_event_about(client, "payment_intent.succeeded", confirmed.body["id"]), "payment")
+    demo.expect(answer.get("status") == 200 and (answer.get("body") or {}).get("result") == "duplicate",
+                f"the callback answers {answer.get('status')} {answer.get('body')}: applied once")
 
 
-def _post_signed(url: str, raw: bytes, secret: str) -> Answer:
-    """POST ``raw`` signed with ``secret`` now, as Stripe delivers a webhook."""
-    headers = {"content-type": "application/json; charset=utf-8",
-               "stripe-signature": sign_payload(raw, secret, int(time.time()))}
-    request = urllib.request.Request(url, data=raw, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return Answer(response.status, json.loads(response.read() or b"null"), {})
-    except urllib.error.HTTPError as error:
-        return Answer(error.code, json.loads(error.read() or b"null"), {})
+def _event_about(client: Any, event_type: str, object_id: str) -> str:
+    """The id of the newest ``event_type`` event about Stripe object ``object_id``."""
+    events = client.v1.events.list({"type": event_type, "limit": 100}).data
+    return next(e.id for e in events if e.data.object.id == object_id)
 
 
 def section_decline_and_retry(demo: Demo) -> None:
@@ -495,6 +496,51 @@ def section_billing(demo: Demo) -> None:
     demo.wait_until(lambda: demo.order(trial_order["orderId"], user="finn")["status"] == "paid",
                     "the trial's first invoice (0) pays the order")
 
+def section_lost_webhook(demo: Demo) -> None:
+    client = demo.stripe_admin()  # taking an endpoint down and sending an event again are the emulator's
+    tshirt = demo.price(recurring=False)
+    demo.say("The payment callback's endpoint goes down (a bad deploy, a wrong URL): Stripe's deliveries are lost")
+    answer = http("POST", f"{demo.api}/_local/webhooks/payment/down")
+    demo.expect(answer.status == 200, f"POST /_local/webhooks/payment/down -> {answer.status}")
+    try:
+        demo.say("Alice orders and pays as before")
+        order = demo.new_order(tshirt)
+        pay = demo.call("POST", "/checkout", {"orderId": order["orderId"]}).body
+        confirmed = demo.confirm_card(pay["clientSecret"], "pm_card_visa")
+        demo.expect(confirmed.body.get("status") == "succeeded", "Stripe: the PaymentIntent succeeded")
+        event_id = _event_about(client, "payment_intent.succeeded", confirmed.body["id"])
+        endpoint_id = demo.config["webhooks"]["payment"]["id"]
+        deliveries = f"{demo.config['stripe']}/_test/webhook_endpoints/{endpoint_id}/deliveries"
+
+        def lost() -> bool:
+            found = http("GET", deliveries, headers={"authorization": f"Bearer {EMULATOR_SECRET_KEY}"}).body
+            return any(d["event"] == event_id and d["status"] == "down" for d in found["deliveries"])
+
+        demo.wait_until(lost, f"Stripe's {event_id} (payment_intent.succeeded) never reached the callback")
+        demo.expect(demo.order(order["orderId"])["status"] == "pending", "so the order still reads pending")
+    finally:
+        http("POST", f"{demo.api}/_local/webhooks/payment/up")
+
+    demo.say("Alice may not run the reconciler")
+    answer = demo.call("POST", "/admin/reconcile")
+    demo.expect(answer.status == 403, f"POST /admin/reconcile as a user -> {answer.status}")
+    demo.say("The reconciler runs (every 15 minutes in AWS, every minute under make dev; Ada runs it now)")
+    answer = demo.call("POST", "/admin/reconcile", user=ADA, admin=True)
+    summary = answer.body or {}
+    demo.expect(answer.status == 200, f"POST /admin/reconcile -> {answer.status} {summary}")
+    if summary.get("eventsApplied"):
+        demo.show(f"it listed Stripe's events since its checkpoint and applied {summary['eventsApplied']} that no "
+                  "webhook had delivered (EventsRecovered, alarmed)")
+    else:
+        demo.show("the scheduled run had already applied it")
+    demo.expect(demo.order(order["orderId"])["status"] == "paid",
+                "the order reads paid: the lost payment landed through the reconciler")
+
+    demo.say("The endpoint is back, and Stripe delivers the lost event late")
+    answer = demo.resend(event_id, "payment")
+    demo.expect(answer.get("status") == 200 and (answer.get("body") or {}).get("result") == "duplicate",
+                f"the callback answers {answer.get('status')} {answer.get('body')}: applied once, by the reconciler")
+
 
 @dataclass(frozen=True)
 class Section:
@@ -510,6 +556,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("A subscription: first payment, a renewal, cancel", section_subscription),
     Section("Billing: entitlements, a plan change and its adjustment order, a saved card, the portal, a trial",
             section_billing),
+    Section("A lost webhook, recovered by the reconciler", section_lost_webhook),
 )
 
 

@@ -25,8 +25,11 @@ from typing import Any
 from devstack import REPO_ROOT
 from devstack.lambda_events import (
     LOCAL_WEBHOOK_SECRETS,
+    custom_resource_request,
     http_api_event,
+    scheduled_event,
     signed_webhook_event,
+    stripe_eventbridge_event,
     user_claims,
 )
 from devstack.stripe_events import stripe_event, stripe_object
@@ -437,6 +440,50 @@ def renewal_callback_samples() -> dict[str, dict[str, Any]]:
     }
 
 
+# --- never out of sync: the reconciler, EventBridge ingress, webhook registration ---------------------------
+
+EVENT_SOURCE = "aws.partner/stripe.com/ed_61REXAMPLE000000000000000000000"
+REGISTRATION_REQUEST_ID = "5f3c1b7a-0000-4000-8000-00000000000"
+EXAMPLE_CALLBACK_URL = "https://{}-example.lambda-url.us-east-1.on.aws/"
+EXAMPLE_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-{}-webhook-AbCdEf"
+
+
+def reconcile_samples() -> dict[str, dict[str, Any]]:
+    """The schedule's run (what its ScheduleV2 hands it) and an admin's POST /admin/reconcile."""
+    return {
+        "reconcile/scheduled.json": scheduled_event({"Input": '{"reconcile": "scheduled"}'}),
+        "reconcile/reconcile_now.json": _http("reconcile/reconcile_now", "POST", "/admin/reconcile", _ada()),
+    }
+
+
+def eventbridge_samples() -> dict[str, dict[str, Any]]:
+    """A Stripe event as the payment callback's EventBridge rule hands it over (no signature: AWS delivers it)."""
+    event = stripe_event("payment_intent.succeeded", _payment_intent("succeeded", amount_received=AMOUNT,
+                                                                     latest_charge=CHARGE_ID),
+                         event_id=_event_id("payment_callback/eventbridge"), created=SAMPLE_EPOCH,
+                         api_version=SAMPLE_API_VERSION)
+    envelope = stripe_eventbridge_event(event, source=EVENT_SOURCE,
+                                        event_id=_lambda_request_id("payment_callback/eventbridge"))
+    return {"payment_callback/eventbridge_payment_intent_succeeded.json": envelope}
+
+
+def webhook_registration_samples() -> dict[str, dict[str, Any]]:
+    """CloudFormation's Create, Update and Delete of the StripeWebhooks custom resource (RegisterStripeWebhooks).
+    ``sam local invoke`` answers the response URL itself: point ``ResponseURL`` at something that takes a PUT."""
+    names = ("payment", "refund", "subscription", "renewal")
+    properties = {"CodeVersion": "1", "Endpoints": {
+        n: {"Url": EXAMPLE_CALLBACK_URL.format(n), "SecretArn": EXAMPLE_SECRET_ARN.format(n)} for n in names}}
+    response_url = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/example?X-Amz-Signature=x"
+    physical_id = "stripe-webhooks:4d2f1c80-0000-11ef-8000-0a1b2c3d4e5f"
+    return {
+        f"webhook_registration/{kind.lower()}.json": custom_resource_request(
+            kind, properties, response_url=response_url, request_id=f"{REGISTRATION_REQUEST_ID}{i}",
+            physical_id=None if kind == "Create" else physical_id,
+            old_properties=properties if kind == "Update" else None)
+        for i, kind in enumerate(("Create", "Update", "Delete"))
+    }
+
+
 # --- events out and live status ---------------------------------------------------------------------------------
 
 SAMPLE_ISO = "2026-11-01T10:00:00.000Z"
@@ -591,7 +638,8 @@ def build_samples() -> dict[str, dict[str, Any]]:
     return {**order_samples(), **checkout_samples(), **payment_callback_samples(), **refund_samples(),
             **refund_callback_samples(), **subscription_samples(), **subscription_callback_samples(),
             **renewal_callback_samples(), **event_publisher_samples(), **live_samples(), **billing_samples(),
-            **billing_callback_samples()}
+            **billing_callback_samples(), **reconcile_samples(), **eventbridge_samples(),
+            **webhook_registration_samples()}
 
 
 def render(event: dict[str, Any]) -> str:

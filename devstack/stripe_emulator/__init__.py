@@ -8,8 +8,8 @@ class-level validation, aiohttp middlewares), without copying or editing its fil
 Modules: ``common`` (errors shaped like Stripe's, parameter checks, events: what the others share),
 ``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``promotions``
 (14), ``billing_terms`` (15), ``setup_intents`` (16), ``portal`` (17), ``entitlements`` (18),
-``checkout_subscriptions`` (19), ``server`` (4, 9, 10, 11, 12, and ``install()`` / ``main()``, run in the
-emulator's process), ``process``
+``checkout_subscriptions`` (19), ``webhooks`` (20), ``server`` (4, 9, 10, 11, 12, and ``install()`` / ``main()``, run in
+the emulator's process), ``process``
 (:class:`StripeEmulator`, the emulator as a child process, and the test helpers that drive it).
 
 Extensions applied by ``server.install()`` (idempotent; called before the server starts):
@@ -50,7 +50,8 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
    (``_authenticate`` with ``success=false``) sends ``payment_intent.payment_failed``, as Stripe does.
 7. **Refund events.** localstripe sends none; a refund here (by the API or "in the Dashboard", which is
    the same call without our metadata) sends ``refund.created`` and ``charge.refunded`` (the charge with
-   its refunds listed), as Stripe does, and carries the ``payment_intent`` of its charge.
+   its refunds listed), as Stripe does, and carries the ``payment_intent`` of its charge. Listing the refunds
+   of a PaymentIntent that has no charge answers an empty list, as Stripe does.
 8. **Subscriptions and invoices** in the current API's shapes (prices on items, ``default_incomplete``
    with the first invoice's ``confirmation_secret``, renewals and failed renewals on demand): see
    ``devstack/stripe_emulator/billing.py``.
@@ -88,7 +89,12 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
 18. **Entitlements**: features, product features, active entitlements, and
    ``entitlements.active_entitlement_summary.updated`` after each change. See ``entitlements.py``.
 19. **Subscription-mode Checkout Sessions**, completed into a subscription. See ``checkout_subscriptions.py``.
-
+20. **Events and webhook endpoints as Stripe serves them** (``devstack/stripe_emulator/webhooks.py``): ``GET
+   /v1/events`` newest first with ``types[]``, ``created[gt|gte|lt|lte]``, ``limit``, ``starting_after`` and
+   ``ending_before``; ``/v1/webhook_endpoints`` (create with its signing secret, retrieve, update, delete, list),
+   delivered to like localstripe's own registrations; test helpers to take an endpoint down for a while (its
+   deliveries are lost, so the reconciler has something to recover), to list what an endpoint was sent, and to
+   send an event again now (``POST /_test/events/{id}/resend``, answering what each endpoint answered).
 Known limits: events say ``api_version: 2017-08-15``; webhook registrations survive a data wipe, and events are
 delivered about 1 s late to whichever endpoints are registered *then* (so after a reset a test
 may still receive an earlier test's events: match on object ids); Checkout has no

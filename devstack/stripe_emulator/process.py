@@ -120,6 +120,28 @@ class StripeEmulator:
         form = [("url", url), ("secret", secret)] + [("events[]", e) for e in events or []]
         self._request("POST", f"/_config/webhooks/{endpoint_id}", form)
 
+    def webhook_down(self, endpoint_id: str, seconds: int | None = None) -> None:
+        """Take a webhook endpoint (``we_...`` or a ``register_webhook`` id) down: its deliveries are lost, for
+        ``seconds`` or until :meth:`webhook_up`."""
+        self._request("POST", f"/_test/webhook_endpoints/{endpoint_id}/down",
+                      [("seconds", str(seconds))] if seconds else [])
+
+    def webhook_up(self, endpoint_id: str) -> None:
+        self._request("POST", f"/_test/webhook_endpoints/{endpoint_id}/up", [])
+
+    def deliveries(self, endpoint_id: str) -> list[dict[str, Any]]:
+        """What was sent to the endpoint, oldest first: ``{"event", "type", "status" (or "down"), "body"}``."""
+        import json
+
+        return json.loads(self._request("GET", f"/_test/webhook_endpoints/{endpoint_id}/deliveries"))["deliveries"]
+
+    def resend_event(self, event_id: str, endpoint_id: str | None = None) -> list[dict[str, Any]]:
+        """Deliver an event again now (to ``endpoint_id`` only, if given); each endpoint's answer."""
+        import json
+
+        form = [("webhook_endpoint", endpoint_id)] if endpoint_id else []
+        return json.loads(self._request("POST", f"/_test/events/{event_id}/resend", form))["deliveries"]
+
     def complete_checkout_session(self, session_id: str, payment_method: str = "pm_card_visa"):
         """Play the customer paying a Checkout Session; returns the session (a stripe object).
 

@@ -35,6 +35,7 @@ from devstack.stripe_emulator import (
     portal,
     promotions,
     setup_intents,
+    webhooks,
 )
 from devstack.stripe_emulator.catalog import Price
 from devstack.stripe_emulator.checkout import CheckoutSession, checkout_page, checkout_page_pay, create_session
@@ -205,6 +206,7 @@ def install() -> None:
     billing_terms.install()
     setup_intents.install()
     entitlements.install()
+    webhooks.install()
     from localstripe import server
 
     _redirect_state_file()
@@ -221,6 +223,7 @@ def install() -> None:
         ("POST", "/_test/checkout/sessions/{id}/complete", CheckoutSession._api_complete),
     ):
         router.add_route(method, path, server.api_extra(func, path))
+    webhooks.add_routes(server.app)
     router.add_post("/v1/checkout/sessions", create_session)
     router.add_get("/checkout/{id}", checkout_page)
     router.add_post("/checkout/{id}", checkout_page_pay)

@@ -18,9 +18,9 @@ METADATA = {"orderId": "ord_1", "recurringPaymentId": "rp_1", "userId": "user_1"
 
 
 def emission_order(client: stripe.StripeClient, events: list[stripe.Event]) -> list[str]:
-    """The types of ``events`` in the order the emulator emitted them (its event list is in emission
-    order). Deliveries may arrive in another order, as on Stripe."""
-    emitted = [e.id for e in client.v1.events.list({"limit": 100}).data]
+    """The types of ``events`` in the order the emulator emitted them (its event list is newest first, as
+    Stripe's). Deliveries may arrive in another order, as on Stripe."""
+    emitted = [e.id for e in reversed(client.v1.events.list({"limit": 100}).data)]
     return [e.type for e in sorted(events, key=lambda e: emitted.index(e.id))]
 
 

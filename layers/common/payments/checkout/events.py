@@ -95,6 +95,11 @@ class PaymentIntentRule(EventRule[StripePaymentIntent]):
 
     def decide(self, event: StripeEvent, subject: StripePaymentIntent, records: Records) -> Decision | None:
         payment, order = _payment_and_order(records)
+        if payment.mode == "invoice":
+            # A subscription invoice's payment follows its invoice (payments.subscriptions.renewals): its
+            # PaymentIntent's events change nothing, whichever arrives first, so the reconciler never counts
+            # them as events the webhooks missed.
+            return None
         if payment.stripe_payment_intent_id is None and _waiting_for_link(payment, "payment_intent"):
             raise NotLinkedYet(f"payment {payment.payment_id} is still recording its PaymentIntent")
         require_link(payment.stripe_payment_intent_id, subject.id, "PaymentIntent")
@@ -136,9 +141,11 @@ class CheckoutSessionRule(EventRule[StripeCheckoutSession]):
         return apply_outcome(event, payment, order, outcome, changed=learnt)
 
 
-def apply_outcome(event: StripeEvent, payment: PaymentRecord, order: OrderRecord, outcome: StripePaymentResult, *,
-                  charge_id: str | None = None, changed: bool = False) -> Decision | None:
-    """Move ``payment`` (and its order) as ``outcome`` says; None when nothing changes."""
+def apply_outcome(event: StripeEvent | None, payment: PaymentRecord, order: OrderRecord,
+                  outcome: StripePaymentResult, *, charge_id: str | None = None,
+                  changed: bool = False) -> Decision | None:
+    """Move ``payment`` (and its order) as ``outcome`` says; None when nothing changes. ``event`` is None when the
+    outcome was read from Stripe just now (the reconciler): no Stripe stamp is recorded then."""
     decision, now = Decision(), now_iso()
     if charge_id and payment.stripe_charge_id is None:
         payment.stripe_charge_id, changed = charge_id, True
@@ -158,7 +165,8 @@ def apply_outcome(event: StripeEvent, payment: PaymentRecord, order: OrderRecord
     if not changed:
         return None
     payment.updated_at = now
-    payment.last_event_created = newest(payment.last_event_created, event)
+    if event is not None:
+        payment.last_event_created = newest(payment.last_event_created, event)
     decision.save(payment)
     return decision
 

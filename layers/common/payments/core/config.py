@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 from payments.core import aws
 from payments.core.errors import ConfigurationError, UpstreamUnavailable
 
-WEBHOOK_ENDPOINTS = ("payment", "refund", "subscription", "renewal")
 SECRET_REFRESH_SECONDS = 60.0  # a signing secret is re-read at most this often (a flood of bad signatures
 #                                cannot turn into a flood of Secrets Manager calls)
 
@@ -45,6 +44,7 @@ class Settings:
     customers_table: str = "CustomersTable"
     idempotency_table: str = "IdempotencyTable"
     entitlements_table: str = "EntitlementsTable"
+    reconcile_table: str = "ReconcileTable"
     region: str = "us-east-1"
     stripe_api_base: str | None = None
     stripe_secret_arn: str | None = None
@@ -67,6 +67,9 @@ class Settings:
     jwt_issuer: str | None = None
     jwt_audiences: frozenset[str] = frozenset()
     jwt_jwks_url: str | None = None  # default: <issuer>/.well-known/jwks.json, then OpenID discovery
+    # Reconciliation and EventBridge ingress (payments.reconcile, payments.webhooks.pipeline)
+    stuck_after_minutes: int = 30
+    stripe_event_source: str | None = None  # the partner event source Stripe's EventBridge events come from
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -109,6 +112,7 @@ class Settings:
             customers_table=text("CUSTOMERS_TABLE_NAME", defaults.customers_table) or "",
             idempotency_table=text("IDEMPOTENCY_TABLE_NAME", defaults.idempotency_table) or "",
             entitlements_table=text("ENTITLEMENTS_TABLE_NAME", defaults.entitlements_table) or "",
+            reconcile_table=text("RECONCILE_TABLE_NAME", defaults.reconcile_table) or "",
             region=text("AWS_REGION", None) or text("AWS_DEFAULT_REGION", defaults.region) or "",
             stripe_api_base=api_base.rstrip("/") if api_base else None,
             stripe_secret_arn=text("STRIPE_SECRET_ARN", None),
@@ -129,6 +133,8 @@ class Settings:
             jwt_issuer=text("JWT_ISSUER", None),
             jwt_audiences=words("JWT_AUDIENCE"),
             jwt_jwks_url=text("JWT_JWKS_URL", None),
+            stuck_after_minutes=int(number("STUCK_AFTER_MINUTES", defaults.stuck_after_minutes, 5, 7 * 24 * 60)),
+            stripe_event_source=text("STRIPE_EVENT_SOURCE_NAME", None),
             environ=env,
         )
 

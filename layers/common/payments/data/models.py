@@ -15,6 +15,9 @@ Keys and indexes are designed for the queries the product makes; nothing here is
 - ``EntitlementsTable``: ``userId`` -> the features the user's subscriptions grant now (read in one GetItem).
 - ``ProcessedEventsTable``: ``eventId``, the ledger of applied Stripe events, expiring by TTL.
 - ``LiveConnectionsTable``: ``userId`` + ``connectionId``, the open WebSocket connections, expiring by TTL.
+- ``ReconcileTable``: the reconciler's checkpoint in Stripe's event list.
+- Payments and refunds also carry a sparse index, ``byPendingSince``, of those still ``pending``
+  (``WatchedWhilePending``): the reconciler finds what is stuck without scanning a table.
 
 Every mutable record carries a ``version``: pynamodb adds ``version = <read value>`` to each write,
 which is what makes read-decide-write safe under concurrent requests and webhook deliveries.
@@ -115,6 +118,45 @@ class OrderRecord(Model):
     by_user = OrdersByUser()
 
 
+# --- what the reconciler watches while it is pending (a sparse index, never a table scan) ---------------------------
+
+MAX_PENDING_CHECKS = 5  # how often the reconciler asks Stripe about one record that stays pending, then stops
+
+
+class PendingSince(GlobalSecondaryIndex[Any]):
+    """``byPendingSince``: the records that are ``pending`` (only they carry ``pendingMark``), oldest first."""
+
+    class Meta:
+        index_name = "byPendingSince"
+        projection = IncludeProjection(["orderId", "paymentId"])
+
+    pending_mark = UnicodeAttribute(hash_key=True, attr_name="pendingMark")
+    pending_since = UnicodeAttribute(range_key=True, attr_name="pendingSince")
+
+
+class WatchedWhilePending:
+    """A record the reconciler watches while its ``status`` is ``pending`` (payments, refunds).
+
+    ``pendingMark`` (always ``"pending"``) and ``pendingSince`` (our clock: its ``createdAt``, moved on each time
+    the reconciler found it legitimately still pending at Stripe) exist only while the record is pending, so the
+    ``byPendingSince`` index holds exactly those: the reconciler queries "pending since before now minus
+    StuckAfterMinutes" (our clock against our own stamps). Every write of the whole record keeps them right
+    (``serialize``); the repositories' single-attribute updates that end a pending state remove them. After
+    ``MAX_PENDING_CHECKS`` looks the record leaves the index (its Stripe events still reach it)."""
+
+    pending_mark = UnicodeAttribute(null=True, attr_name="pendingMark")
+    pending_since = UnicodeAttribute(null=True, attr_name="pendingSince")
+    pending_checks = NumberAttribute(null=True, attr_name="pendingChecks")
+    by_pending_since = PendingSince()
+
+    def serialize(self, null_check: bool = True) -> dict[str, dict[str, Any]]:
+        record: Any = self
+        watched = record.status == "pending" and int(record.pending_checks or 0) < MAX_PENDING_CHECKS
+        record.pending_mark = "pending" if watched else None
+        record.pending_since = (record.pending_since or record.created_at) if watched else None
+        return super().serialize(null_check)  # type: ignore[misc]
+
+
 class PaymentsByPaymentIntent(GlobalSecondaryIndex["PaymentRecord"]):
     class Meta:
         index_name = "byPaymentIntent"
@@ -124,7 +166,7 @@ class PaymentsByPaymentIntent(GlobalSecondaryIndex["PaymentRecord"]):
     stripe_payment_intent_id = UnicodeAttribute(hash_key=True, attr_name="stripePaymentIntentId")
 
 
-class PaymentRecord(Model):
+class PaymentRecord(WatchedWhilePending, Model):
     class Meta(_Meta):
         table_name = "PaymentsTable"
 
@@ -157,7 +199,7 @@ class PaymentRecord(Model):
     by_payment_intent = PaymentsByPaymentIntent()
 
 
-class RefundRecord(Model):
+class RefundRecord(WatchedWhilePending, Model):
     class Meta(_Meta):
         table_name = "RefundsTable"
 
@@ -280,6 +322,17 @@ class EntitlementsRecord(Model):
     version = VersionAttribute()
 
 
+class ReconcileCheckpointRecord(Model):
+    """``ReconcileTable``: how far the reconciler got in Stripe's event list (one item, ``name`` = ``events``)."""
+
+    class Meta(_Meta):
+        table_name = "ReconcileTable"
+
+    name = UnicodeAttribute(hash_key=True)
+    created = NumberAttribute()  # Stripe's ``created`` of the newest event gone through (Stripe's clock)
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+
+
 class ProcessedEventRecord(Model):
     class Meta(_Meta):
         table_name = "ProcessedEventsTable"
@@ -289,6 +342,7 @@ class ProcessedEventRecord(Model):
     endpoint = UnicodeAttribute()
     processed_at = UnicodeAttribute(attr_name="processedAt")
     expires_at = TTLAttribute(attr_name="expiresAt")
+    via = UnicodeAttribute(null=True)  # webhook | eventbridge | reconciler
 
 
 # --- events out and live status ------------------------------------------------------------------------------
@@ -320,4 +374,5 @@ TABLES: dict[type[Model], str] = {
     ProcessedEventRecord: "processed_events_table",
     LiveConnectionRecord: "live_connections_table",
     EntitlementsRecord: "entitlements_table",
+    ReconcileCheckpointRecord: "reconcile_table",
 }

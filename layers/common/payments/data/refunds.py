@@ -39,3 +39,4 @@ def release_failed(refund_id: str, reason: str) -> None:
     payment.amount_reserved = max(int(payment.amount_reserved or 0) - int(refund.amount), 0)
     payment.updated_at = now
     store.Transaction().save(refund).save(payment).commit()
+

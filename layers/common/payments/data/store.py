@@ -134,6 +134,13 @@ def query_page(index: Any, hash_key: str, *, limit: int, newest_first: bool, sta
                                 last_evaluated_key=start))
 
 
+def query_before(index: Any, hash_key: str, range_condition: Condition, *, limit: int) -> list[Any]:
+    """Up to ``limit`` items under ``hash_key`` whose range key meets ``range_condition``, in its order: one Query."""
+    bind()
+    with dynamodb_errors():
+        return list(index.query(hash_key, range_condition, limit=limit, page_size=limit))
+
+
 def read_items(keys: Sequence[Key]) -> list[Any]:
     """Several records (``None`` where missing) in one consistent TransactGetItems call."""
     conn = bind()

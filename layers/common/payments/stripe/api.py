@@ -8,15 +8,16 @@ objects carry names our records: a hint for finding them when Stripe reports bac
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from payments.stripe.client import client, stripe_errors
 from payments.stripe.objects import (
     StripeCheckoutSession,
     StripeCustomer,
     StripeEntitlement,
+    StripeEventPage,
     StripeInvoicePreview,
     StripePaymentIntent,
     StripePaymentMethod,
@@ -26,6 +27,7 @@ from payments.stripe.objects import (
     StripeRefund,
     StripeSetupIntent,
     StripeSubscription,
+    StripeWebhookEndpoint,
 )
 
 if TYPE_CHECKING:
@@ -139,6 +141,18 @@ def create_refund(*, idempotency_key: str, payment_intent_id: str, amount: int, 
     with stripe_errors("refunds.create"):
         refund = client().v1.refunds.create(params, {"idempotency_key": idempotency_key})
     return StripeRefund.parse(refund.to_dict())
+
+
+def retrieve_refund(refund_id: str) -> StripeRefund:
+    with stripe_errors("refunds.retrieve"):
+        return StripeRefund.parse(client().v1.refunds.retrieve(refund_id).to_dict())
+
+
+def list_payment_intent_refunds(payment_intent_id: str) -> list[StripeRefund]:
+    """Every refund of a PaymentIntent (the reconciler looks for one of ours that was never recorded)."""
+    with stripe_errors("refunds.list"):
+        page = client().v1.refunds.list({"payment_intent": payment_intent_id, "limit": 100})
+        return [StripeRefund.parse(refund.to_dict()) for refund in page.auto_paging_iter()]
 
 
 def list_charge_refunds(charge_id: str) -> list[StripeRefund]:
@@ -357,3 +371,55 @@ def list_active_entitlements(customer_id: str) -> tuple[StripeEntitlement, ...]:
     with stripe_errors("entitlements.active_entitlements.list"):
         page = client().v1.entitlements.active_entitlements.list({"customer": customer_id, "limit": 100})
         return tuple(StripeEntitlement.parse(e.to_dict()) for e in page.auto_paging_iter())
+
+# --- events (the reconciler) -------------------------------------------------------------------------------------
+
+MAX_EVENT_TYPES = 20  # Stripe's limit on ``types[]`` in one list call
+
+
+def list_events(*, created_gte: int, types: Sequence[str] | None, starting_after: str | None = None,
+                limit: int = 100) -> StripeEventPage:
+    """One page of Stripe's events created at or after ``created_gte`` (Stripe's clock), newest first, of
+    ``types`` (at most 20; None: every type), after ``starting_after`` (the last id of the previous page)."""
+    params: dict[str, Any] = {"created": {"gte": created_gte}, "limit": limit}
+    if types:
+        params["types"] = list(types)
+    if starting_after:
+        params["starting_after"] = starting_after
+    with stripe_errors("events.list"):
+        page = client().v1.events.list(cast("stripe.params.EventListParams", params))
+    return StripeEventPage(events=[event.to_dict() for event in page.data], has_more=bool(page.has_more))
+
+
+# --- webhook endpoints (registration: the stack's custom resource and the local stack) ------------------------
+
+
+def list_webhook_endpoints() -> list[StripeWebhookEndpoint]:
+    with stripe_errors("webhook_endpoints.list"):
+        page = client().v1.webhook_endpoints.list({"limit": 100})
+        return [StripeWebhookEndpoint.parse(e.to_dict()) for e in page.auto_paging_iter()]
+
+
+def create_webhook_endpoint(*, url: str, events: Sequence[str], api_version: str, metadata: Mapping[str, str],
+                            description: str, idempotency_key: str) -> StripeWebhookEndpoint:
+    """A new endpoint; its answer is the only time Stripe shows its signing secret (``secret``)."""
+    params = {"url": url, "enabled_events": list(events), "api_version": api_version, "metadata": dict(metadata),
+              "description": description[:5000]}
+    with stripe_errors("webhook_endpoints.create"):
+        endpoint = client().v1.webhook_endpoints.create(cast("stripe.params.WebhookEndpointCreateParams", params),
+                                                        {"idempotency_key": idempotency_key})
+    return StripeWebhookEndpoint.parse(endpoint.to_dict())
+
+
+def update_webhook_endpoint(endpoint_id: str, *, url: str, events: Sequence[str]) -> StripeWebhookEndpoint:
+    """Its URL and event types (Stripe cannot change an endpoint's API version: that takes a new endpoint)."""
+    params = {"url": url, "enabled_events": list(events)}
+    with stripe_errors("webhook_endpoints.update"):
+        endpoint = client().v1.webhook_endpoints.update(
+            endpoint_id, cast("stripe.params.WebhookEndpointUpdateParams", params))
+    return StripeWebhookEndpoint.parse(endpoint.to_dict())
+
+
+def delete_webhook_endpoint(endpoint_id: str) -> None:
+    with stripe_errors("webhook_endpoints.delete"):
+        client().v1.webhook_endpoints.delete(endpoint_id)

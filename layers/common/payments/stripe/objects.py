@@ -532,3 +532,32 @@ class StripeEntitlementSummary:
             listed = []  # no list at all: nothing is active
         return cls(customer_id=customer,
                    entitlements=None if listed is None else tuple(StripeEntitlement.parse(e) for e in listed))
+
+        return cls(id=f.id("cus_"), metadata=f.metadata())
+
+
+@dataclass(frozen=True)
+class StripeWebhookEndpoint:
+    id: str
+    url: str
+    enabled_events: tuple[str, ...]
+    api_version: str | None
+    metadata: dict[str, str]
+    secret: str | None = None  # Stripe returns the signing secret only when it creates the endpoint
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripeWebhookEndpoint:
+        f = Fields(obj, "webhook_endpoint")
+        events = f.obj.get("enabled_events")
+        if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+            raise MalformedObject("webhook_endpoint.enabled_events must be a list of event types")
+        return cls(id=f.id("we_"), url=f.text("url") or "", enabled_events=tuple(sorted(events)),
+                   api_version=f.text("api_version"), metadata=f.metadata(), secret=f.text("secret"))
+
+
+@dataclass(frozen=True)
+class StripeEventPage:
+    """One page of ``GET /v1/events``: the events as Stripe sent them (newest first), and whether more follow."""
+
+    events: list[dict[str, Any]]
+    has_more: bool

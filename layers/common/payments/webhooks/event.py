@@ -1,4 +1,4 @@
-"""A Stripe event, as a webhook delivers it: verified, then read into ``StripeEvent``.
+"""A Stripe event, as a webhook delivers it (verified, then read into ``StripeEvent``) or as EventBridge does.
 
 ``verify`` checks the ``Stripe-Signature`` header over the raw body (base64-decoded when the Function URL says
 so) with the stripe SDK's own ``WebhookSignature.verify_header`` and Stripe's 300 s tolerance, before anything
@@ -100,3 +100,17 @@ def verify(lambda_event: Mapping[str, Any], secret: str) -> StripeEvent:
         raise WebhookRejected("the event holds text that is not valid UTF-8 (a lone surrogate)",
                               code="malformed_event")
     return StripeEvent.from_payload(payload)
+
+
+def from_eventbridge(envelope: Mapping[str, Any]) -> StripeEvent:
+    """The Stripe event an EventBridge envelope carries in ``detail`` (a snapshot event destination), or
+    ``WebhookRejected`` when it carries none. There is no signature: AWS authenticated the partner source."""
+    detail = envelope.get("detail")
+    if isinstance(detail, str):  # some tools hand the detail on as JSON text
+        try:
+            detail = json.loads(detail)
+        except (ValueError, RecursionError):
+            raise WebhookRejected("the envelope's detail is not JSON", code="malformed_event") from None
+    if not _storable(detail):
+        raise WebhookRejected("the event holds text that is not valid UTF-8 (a lone surrogate)", code="malformed_event")
+    return StripeEvent.from_payload(detail)
