@@ -6,7 +6,8 @@ Stripe API. This package extends it *in process*, through its own extension poin
 class-level validation, aiohttp middlewares), without copying or editing its files.
 
 Modules: ``common`` (errors shaped like Stripe's, parameter checks, events: what the others share),
-``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``server``
+``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``connect``
+(14, 17), ``metering`` (15), ``deletion`` (16), ``server``
 (4, 9, 10, 11, 12, and ``install()`` / ``main()``, run in the emulator's process), ``process``
 (:class:`StripeEmulator`, the emulator as a child process, and the test helpers that drive it).
 
@@ -73,6 +74,20 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
    ``created`` comparisons, negation, ``null``, ``expand``, and Stripe's delay before a new customer is
    searchable (here at once). An unsupported query is a 400 ``invalid_request_error``. See
    ``devstack/stripe_emulator/customers.py``.
+14. **Connect** (``/v1/accounts``, ``/v1/account_links`` with a hosted onboarding page, the test helper
+   ``POST /_test/accounts/{id}/onboard``): Express accounts that turn ``charges_enabled``/``payouts_enabled``
+   when onboarding completes (``account.updated``); destination charges (``transfer_data``,
+   ``application_fee_amount``) that make a Transfer and an ApplicationFee; refunds that reverse the transfer
+   and refund the fee in proportion (``reverse_transfer``, ``refund_application_fee``). See
+   ``devstack/stripe_emulator/connect.py``.
+15. **Billing Meters** (``/v1/billing/meters``, ``/v1/billing/meter_events`` deduplicated by ``identifier``,
+   event summaries) and their error reports on demand as thin events (``GET /v2/core/events/{id}``). See
+   ``devstack/stripe_emulator/metering.py``.
+16. **Deleting a customer** ends its subscriptions (``customer.subscription.deleted``) and detaches its payment
+   methods. See ``devstack/stripe_emulator/deletion.py``.
+17. **Three kinds of webhook endpoint**: ``POST /_config/webhooks/{id}`` also takes ``connect=true`` (connected
+   accounts' events only, each with ``account``) and ``payload=thin`` (thin events only); the others get the
+   platform's own events. In ``connect.py``.
 
 Known limits: events say ``api_version: 2017-08-15``; webhook registrations survive a data wipe, and events are
 delivered about 1 s late to whichever endpoints are registered *then* (so after a reset a test
@@ -85,6 +100,14 @@ Run it: ``python -m devstack.stripe_emulator --port 8420 [--host 127.0.0.1] [--p
 :class:`StripeEmulator`, which runs that command as a child process.
 """
 
-from devstack.stripe_emulator.process import StripeEmulator, advance_subscription, pay_invoice
+from devstack.stripe_emulator.process import (
+    StripeEmulator,
+    advance_subscription,
+    onboard_account,
+    pay_invoice,
+    received_meter_events,
+    trigger_meter_error_report,
+)
 
-__all__ = ["StripeEmulator", "advance_subscription", "pay_invoice"]
+__all__ = ["StripeEmulator", "advance_subscription", "onboard_account", "pay_invoice", "received_meter_events",
+           "trigger_meter_error_report"]

@@ -26,7 +26,7 @@ from aiohttp import web
 from localstripe import resources
 from localstripe.errors import UserError
 
-from devstack.stripe_emulator import billing, customers, payments
+from devstack.stripe_emulator import billing, connect, customers, deletion, metering, payments
 from devstack.stripe_emulator.catalog import Price
 from devstack.stripe_emulator.checkout import CheckoutSession, checkout_page, checkout_page_pay, create_session
 from devstack.stripe_emulator.common import stripe_error
@@ -177,9 +177,11 @@ def install() -> None:
     # changes those (payment retries, billing, customer search) goes first. Later routes are added to the
     # app directly, wrapped by the server's own `api_extra` exactly as that import-time loop does (it
     # parses form data, passes {id} and handles `expand`).
+    connect.install()  # before payments: its refund events carry the transfer reversal
     payments.install()
     billing.install()
     customers.install()
+    deletion.install()
     from localstripe import server
 
     _redirect_state_file()
@@ -197,6 +199,8 @@ def install() -> None:
     ):
         router.add_route(method, path, server.api_extra(func, path))
     router.add_post("/v1/checkout/sessions", create_session)
+    connect.add_routes(server.app, server.api_extra)
+    metering.add_routes(server.app, server.api_extra)
     router.add_get("/checkout/{id}", checkout_page)
     router.add_post("/checkout/{id}", checkout_page_pay)
 
@@ -205,6 +209,7 @@ def install() -> None:
     middlewares.insert(auth + 1, idempotency_middleware)
     middlewares[auth] = _public_paths_auth_middleware(server.auth_middleware)
     middlewares.insert(auth, stripe_js_middleware)
+    middlewares.insert(auth, connect.webhook_kinds_middleware)
     _installed = True
 
 
