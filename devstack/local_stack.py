@@ -61,6 +61,7 @@ READY_PREFIX = "LOCAL_STACK_READY "
 STACK_NAME = "payments-local-stack"
 EMULATOR_SECRET_KEY = "sk_test_stripe_emulator"  # the emulator accepts any sk_ key; these are not secrets
 EMULATOR_PUBLISHABLE_KEY = "pk_test_local"
+LOCAL_PSEUDONYM_KEY = "local-pseudonym-key-for-erased-users-not-a-secret"  # erasure's HMAC key, locally
 STRIPE_JS_URL = "https://js.stripe.com/v3/"
 ENV_FILE = REPO_ROOT / "env.local.json"
 DOCKER_HOST = "host.docker.internal"
@@ -138,6 +139,7 @@ def local_environment(
         "POWERTOOLS_LOG_LEVEL": log_level,
         "STRIPE_SECRET_KEY": stripe.secret_key,
         "STRIPE_PUBLISHABLE_KEY": stripe.publishable_key,
+        "PSEUDONYM_KEY": LOCAL_PSEUDONYM_KEY,
     })
     if stripe_url:
         env["STRIPE_API_BASE"] = stripe_url
@@ -303,11 +305,17 @@ class LocalStack:
     def _register_webhook(self, function: LocalFunction, module: ModuleType | None) -> None:
         endpoint = function.webhook_endpoint
         assert endpoint is not None and self.emulator is not None and self.http is not None
-        rules = getattr(getattr(module, "endpoint", None), "rules", None)
+        handler = getattr(module, "endpoint", None)
+        rules = getattr(handler, "rules", None)
         events = sorted(rules) if isinstance(rules, Mapping) and rules else None  # None: every event
         url = f"{self.api_url}{function.url_path}"
-        self.emulator.register_webhook(endpoint, url, self.options.stripe.webhook_secrets[endpoint], events)
-        self.webhooks[endpoint] = {"function": function.logical_id, "url": url, "events": events or ["*"]}
+        # A Connect endpoint gets the connected accounts' events; an event destination with thin payloads, thin events
+        connect = bool(getattr(handler, "connected_accounts", False))
+        thin = getattr(handler, "payload", "snapshot") == "thin"
+        self.emulator.register_webhook(endpoint, url, self.options.stripe.webhook_secrets[endpoint], events,
+                                       connect=connect, thin=thin)
+        self.webhooks[endpoint] = {"function": function.logical_id, "url": url, "events": events or ["*"],
+                                   "connect": connect, "thin": thin}
 
     def _ensure_catalog(self) -> list[dict[str, Any]]:
         import stripe
@@ -383,7 +391,7 @@ class LocalStack:
             lines.append("  Stripe         test mode at api.stripe.com (keys from STRIPE_SECRET_KEY / "
                          "STRIPE_PUBLISHABLE_KEY). Forward its webhooks to the callbacks:")
             for _, hook in sorted(self._test_mode_forwarding().items()):
-                lines.append(f"                   stripe listen --events {hook['events']} --forward-to {hook['url']}")
+                lines.append(f"                   stripe listen {hook['flags']} {hook['url']}")
             if not self.options.stripe.webhook_secrets:
                 lines.append("                 then restart with STRIPE_WEBHOOK_SECRET=<the whsec_ stripe listen "
                              "prints> set")
@@ -399,11 +407,18 @@ class LocalStack:
             if not function.webhook_endpoint:
                 continue
             try:
-                rules = getattr(getattr(self.runtime.module(function), "endpoint", None), "rules", None) or {}
+                handler = getattr(self.runtime.module(function), "endpoint", None)
             except Exception:
-                rules = {}
-            forwarding[function.webhook_endpoint] = {"url": f"{self.api_url}{function.url_path}",
-                                                     "events": ",".join(sorted(rules)) or "'*'"}
+                handler = None
+            rules = getattr(handler, "rules", None) or {}
+            events = ",".join(sorted(rules)) or "'*'"
+            if getattr(handler, "payload", "") == "thin":
+                flags = f"--thin-events {events} --forward-thin-to"
+            elif getattr(handler, "connected_accounts", False):
+                flags = f"--events {events} --forward-connect-to"
+            else:
+                flags = f"--events {events} --forward-to"
+            forwarding[function.webhook_endpoint] = {"url": f"{self.api_url}{function.url_path}", "flags": flags}
         return forwarding
 
     def emulator_alive(self) -> bool:

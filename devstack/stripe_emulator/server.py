@@ -83,8 +83,9 @@ async def idempotency_middleware(request: web.Request, handler):
     return response
 
 
-#: Paths anyone may open without an API key: the hosted checkout page (as on checkout.stripe.com).
-PUBLIC_PREFIXES = ("/checkout/",)
+#: Paths anyone may open without an API key: the hosted checkout page (as on checkout.stripe.com) and the
+#: Connect onboarding page (as on connect.stripe.com).
+PUBLIC_PREFIXES = ("/checkout/", "/connect/onboarding/")
 
 #: Calls Stripe.js makes with the publishable key (extension 11): (method, path, needs the intent's
 #: client secret). The path's group is the PaymentIntent id.

@@ -16,6 +16,11 @@ A payment that failed or is being replaced is canceled at Stripe first, so an ol
 beside the new one (if it is anyway, the second payment is refunded automatically). An order takes at most
 ``MAX_CHECKOUT_ATTEMPTS`` payments (409 ``too_many_checkout_attempts``), which also bounds what reading it costs.
 
+An order that names a seller (marketplace) is paid by a destination charge: the seller must still be ``active``
+(409 ``seller_not_active``), and the PaymentIntent carries ``transfer_data.destination`` (the seller's connected
+account) and ``application_fee_amount`` (the order's fee). The payment records the destination, the fee and the
+seller's share when it is reserved, and the transfer's id when the payment callback learns it.
+
 Only an admin's order shows its description at Stripe (on the hosted page, on the PaymentIntent): a user's own
 free text is never shown on Stripe's pages. A catalog order's hosted page lists its prices, which Stripe shows
 with their products' names.
@@ -42,6 +47,7 @@ from payments.data import store
 from payments.data.models import OrderRecord, PaymentRecord
 from payments.orders.api import on_order
 from payments.record_first import RecordFirst
+from payments.sellers.orders import active_seller
 from payments.stripe import api as stripe_api
 from payments.stripe.client import StripeRejected, StripeResourceMissing
 from payments.stripe.objects import StripeCheckoutSession, StripePaymentIntent
@@ -97,13 +103,14 @@ def _check_attempts_left(order: OrderRecord) -> None:
 
 
 class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
-    """A new payment of ``order`` and its Stripe object (``previous``: the open payment it replaces)."""
+    """A new payment of ``order`` and its Stripe object (``previous``: the open payment it replaces;
+    ``destination``: the seller's connected account, for a marketplace order)."""
 
     name = "Checkout"
 
     def __init__(self, order: OrderRecord, request: CheckoutRequest | None = None,
-                 previous: PaymentRecord | None = None):
-        self.order, self.request, self.previous = order, request, previous
+                 previous: PaymentRecord | None = None, destination: str | None = None):
+        self.order, self.request, self.previous, self.destination = order, request, previous, destination
 
     def reserve(self) -> PaymentRecord:
         order, request = self.order, self.request
@@ -114,6 +121,10 @@ class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
             new_id("pay"), order_id=order.order_id, user_id=order.user_id, amount=order.amount,
             currency=order.currency, mode=request.mode, status="pending", success_url=request.success_url,
             cancel_url=request.cancel_url, created_at=now, updated_at=now)
+        if self.destination is not None:
+            fee = int(order.application_fee_amount or 0)
+            payment.destination_account_id, payment.application_fee_amount = self.destination, fee
+            payment.transfer_amount = int(order.amount) - fee
         order.open_payment_id = payment.payment_id
         order.payment_ids = [*(order.payment_ids or []), payment.payment_id]
         order.updated_at = now
@@ -132,6 +143,8 @@ class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
         metadata = {"orderId": order.order_id, "paymentId": record.payment_id, "userId": order.user_id}
         # A user's own text is never shown on Stripe's pages; an admin's order description is the admin's.
         admin_text = order.description if not order.items else None
+        destination = (stripe_api.Destination(record.destination_account_id, int(record.application_fee_amount or 0))
+                       if record.destination_account_id else None)
         if record.mode == "checkout_session":
             lines = ([stripe_api.LineItem(quantity=int(i.quantity), price_id=i.price_id) for i in order.items]
                      if order.items else
@@ -139,9 +152,10 @@ class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
             return stripe_api.create_checkout_session(
                 idempotency_key=idempotency_key, currency=record.currency, lines=lines, metadata=metadata,
                 client_reference_id=order.order_id, success_url=record.success_url or "",
-                cancel_url=record.cancel_url or "")
+                cancel_url=record.cancel_url or "", destination=destination)
         return stripe_api.create_payment_intent(idempotency_key=idempotency_key, amount=int(record.amount),
-                                                currency=record.currency, metadata=metadata, description=admin_text)
+                                                currency=record.currency, metadata=metadata, description=admin_text,
+                                                destination=destination)
 
     def record(self, record: PaymentRecord, answer: StripeAnswer) -> None:
         if isinstance(answer, StripeCheckoutSession):
@@ -160,6 +174,7 @@ class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
 def start_checkout(caller: Caller, request: CheckoutRequest) -> dict[str, Any]:
     def attempt(order: OrderRecord) -> dict[str, Any]:
         _check_payable(caller, order, request)
+        destination = active_seller(order.seller_id).stripe_account_id if order.seller_id else None
         previous = payment_store.get(order.open_payment_id) if order.open_payment_id else None
         resumable = previous is not None and previous.status == "pending" and previous.mode == request.mode
         if resumable and previous is not None:
@@ -169,7 +184,7 @@ def start_checkout(caller: Caller, request: CheckoutRequest) -> dict[str, Any]:
         _check_attempts_left(order)  # before anything is replaced: a refused attempt leaves the open one as it is
         if not resumable and previous is not None and previous.status in ("pending", "failed"):
             _cancel_at_stripe(previous)
-        action = CheckoutAtStripe(order, request, previous)
+        action = CheckoutAtStripe(order, request, previous, destination)
         payment = action.reserve()
         return _answer(payment, action.complete(payment))
 

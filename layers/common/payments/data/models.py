@@ -12,6 +12,14 @@ Keys and indexes are designed for the queries the product makes; nothing here is
 - ``RecurringPaymentsTable``: ``recurringPaymentId``; index ``byStripeSubscription``.
 - ``CustomersTable``: ``userId`` -> the user's one Stripe customer.
 - ``ProcessedEventsTable``: ``eventId``, the ledger of applied Stripe events, expiring by TTL.
+- ``SellersTable``: ``userId`` (one seller per user); ``bySellerId`` finds the seller an order names,
+  ``byStripeAccount`` the seller a Connect event is about.
+- ``UsageTable``: ``usageId`` (a hash of the caller's ``idempotencyKey``): what was sent to a Billing Meter;
+  ``byUser`` finds a user's reports (for privacy requests).
+- ``PaymentAttemptsTable``: ``counterId`` (``<userId>#<window start>``): payment attempts per user and window,
+  expiring by TTL.
+- ``RecurringPaymentsTable`` and ``UsageTable`` also have a ``byUser`` index (keys only): with ``OrdersTable``'s,
+  they find everything stored about a user without reading a whole table.
 
 Every mutable record carries a ``version``: pynamodb adds ``version = <read value>`` to each write,
 which is what makes read-decide-write safe under concurrent requests and webhook deliveries.
@@ -36,7 +44,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, KeysOnlyProjection
 from pynamodb.models import Model
 
 
@@ -84,6 +92,9 @@ class OrderRecord(Model):
         of=UnicodeAttribute, default=list, attr_name="refundIds")  # type: ignore[arg-type]
     recurring_payment_id = UnicodeAttribute(null=True, attr_name="recurringPaymentId")
     stripe_invoice_id = UnicodeAttribute(null=True, attr_name="stripeInvoiceId")
+    # A marketplace order: the seller it pays (by a destination charge) and the platform's fee
+    seller_id = UnicodeAttribute(null=True, attr_name="sellerId")
+    application_fee_amount = NumberAttribute(null=True, attr_name="applicationFeeAmount")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     created_sort = UnicodeAttribute(attr_name="createdSort")
@@ -124,6 +135,11 @@ class PaymentRecord(Model):
     failure_code = UnicodeAttribute(null=True, attr_name="failureCode")
     failure_message = UnicodeAttribute(null=True, attr_name="failureMessage")
     last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
+    # A destination charge: the seller's connected account, the platform's fee, the seller's share (the transfer)
+    destination_account_id = UnicodeAttribute(null=True, attr_name="destinationAccountId")
+    application_fee_amount = NumberAttribute(null=True, attr_name="applicationFeeAmount")
+    transfer_amount = NumberAttribute(null=True, attr_name="transferAmount")
+    stripe_transfer_id = UnicodeAttribute(null=True, attr_name="stripeTransferId")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     version = VersionAttribute()
@@ -147,6 +163,9 @@ class RefundRecord(Model):
     stripe_refund_id = UnicodeAttribute(null=True, attr_name="stripeRefundId")
     failure_reason = UnicodeAttribute(null=True, attr_name="failureReason")
     last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
+    # A refund of a destination charge reverses the seller's transfer and refunds the fee, in proportion
+    reverse_transfer = BooleanAttribute(default=False, attr_name="reverseTransfer")
+    stripe_transfer_reversal_id = UnicodeAttribute(null=True, attr_name="stripeTransferReversalId")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     version = VersionAttribute()
@@ -159,6 +178,14 @@ class RecurringPaymentsByStripeSubscription(GlobalSecondaryIndex["RecurringPayme
 
     order_id = UnicodeAttribute(attr_name="orderId")
     stripe_subscription_id = UnicodeAttribute(hash_key=True, attr_name="stripeSubscriptionId")
+
+
+class RecurringPaymentsByUser(GlobalSecondaryIndex["RecurringPaymentRecord"]):
+    class Meta:
+        index_name = "byUser"
+        projection = KeysOnlyProjection()
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
 
 
 class RecurringPaymentRecord(Model):
@@ -183,6 +210,7 @@ class RecurringPaymentRecord(Model):
     version = VersionAttribute()
 
     by_stripe_subscription = RecurringPaymentsByStripeSubscription()
+    by_user = RecurringPaymentsByUser()
 
 
 class CustomerRecord(Model):
@@ -205,6 +233,97 @@ class ProcessedEventRecord(Model):
     expires_at = TTLAttribute(attr_name="expiresAt")
 
 
+# --- marketplace, usage, attempt limits --------------------------------------------------------------------
+
+
+class SellersBySellerId(GlobalSecondaryIndex["SellerRecord"]):
+    class Meta:
+        index_name = "bySellerId"
+        projection = KeysOnlyProjection()
+
+    seller_id = UnicodeAttribute(hash_key=True, attr_name="sellerId")
+
+
+class SellersByStripeAccount(GlobalSecondaryIndex["SellerRecord"]):
+    class Meta:
+        index_name = "byStripeAccount"
+        projection = KeysOnlyProjection()
+
+    stripe_account_id = UnicodeAttribute(hash_key=True, attr_name="stripeAccountId")
+
+
+class SellerRecord(Model):
+    """A user who sells: their Express connected account at Stripe and its status (``onboarding``, ``active``,
+    ``restricted``), as the newest ``account.updated`` (by Stripe's ``created``) left it."""
+
+    class Meta(_Meta):
+        table_name = "SellersTable"
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    seller_id = UnicodeAttribute(attr_name="sellerId")
+    status = UnicodeAttribute()  # onboarding | active | restricted
+    stripe_account_id = UnicodeAttribute(null=True, attr_name="stripeAccountId")
+    charges_enabled = BooleanAttribute(default=False, attr_name="chargesEnabled")
+    payouts_enabled = BooleanAttribute(default=False, attr_name="payoutsEnabled")
+    details_submitted = BooleanAttribute(default=False, attr_name="detailsSubmitted")
+    # pynamodb types a ListAttribute(of=UnicodeAttribute) as a list of attributes, not of str (pynamodb#1246)
+    requirements_due: ListAttribute[str] = ListAttribute(
+        of=UnicodeAttribute, default=list, attr_name="requirementsDue")  # type: ignore[arg-type]
+    disabled_reason = UnicodeAttribute(null=True, attr_name="disabledReason")
+    links_issued = NumberAttribute(default=0, attr_name="linksIssued")  # onboarding links asked for (their keys)
+    last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    version = VersionAttribute()
+
+    by_seller_id = SellersBySellerId()
+    by_stripe_account = SellersByStripeAccount()
+
+
+class UsageByUser(GlobalSecondaryIndex["UsageRecord"]):
+    class Meta:
+        index_name = "byUser"
+        projection = KeysOnlyProjection()
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+
+
+class UsageRecord(Model):
+    """One usage report, written before it is sent to Stripe as a Billing Meter event whose ``identifier`` is
+    derived from the same key: a retried report finds this record and sends (at most) the same event again."""
+
+    class Meta(_Meta):
+        table_name = "UsageTable"
+
+    usage_id = UnicodeAttribute(hash_key=True, attr_name="usageId")
+    user_id = UnicodeAttribute(attr_name="userId")
+    meter = UnicodeAttribute()
+    value = NumberAttribute()
+    identifier = UnicodeAttribute()  # the meter event's identifier at Stripe
+    request_digest = UnicodeAttribute(attr_name="requestDigest")  # what the report said (a reused key must agree)
+    status = UnicodeAttribute()  # pending | sent | failed
+    stripe_customer_id = UnicodeAttribute(null=True, attr_name="stripeCustomerId")
+    failure_code = UnicodeAttribute(null=True, attr_name="failureCode")
+    sent_at = UnicodeAttribute(null=True, attr_name="sentAt")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    version = VersionAttribute()
+
+    by_user = UsageByUser()
+
+
+class PaymentAttemptRecord(Model):
+    """Payment attempts of one user in one fixed window; removed by TTL after the window."""
+
+    class Meta(_Meta):
+        table_name = "PaymentAttemptsTable"
+
+    counter_id = UnicodeAttribute(hash_key=True, attr_name="counterId")
+    attempts = NumberAttribute(default=0)
+    window_ends = NumberAttribute(attr_name="windowEnds")  # epoch seconds, our clock
+    expires_at = TTLAttribute(attr_name="expiresAt")
+
+
 TABLES: dict[type[Model], str] = {
     OrderRecord: "orders_table",
     PaymentRecord: "payments_table",
@@ -212,4 +331,7 @@ TABLES: dict[type[Model], str] = {
     RecurringPaymentRecord: "recurring_payments_table",
     CustomerRecord: "customers_table",
     ProcessedEventRecord: "processed_events_table",
+    SellerRecord: "sellers_table",
+    UsageRecord: "usage_table",
+    PaymentAttemptRecord: "payment_attempts_table",
 }

@@ -7,7 +7,8 @@ The repositories (``payments.data.orders`` ...) build their expressions on these
   (``payments.core.aws``). Every operation here binds first, so it happens exactly once per container.
 - ``read_items`` reads several records, from any tables, in one ``TransactGetItems`` (a consistent snapshot);
   ``batch_read`` reads many in ``BatchGetItem`` calls of up to 100 keys, however many there are.
-- A change to one record is one conditional ``PutItem`` (``put``, ``create``) or ``UpdateItem`` (``update``);
+- A change to one record is one conditional ``PutItem`` (``put``, ``create``), ``UpdateItem`` (``update``) or
+  ``DeleteItem`` (``delete``);
   ``Transaction`` commits changes to several records together in one ``TransactWriteItems``. Each write is
   conditioned (on the version that was read, on a status, or on the record not existing yet); a lost race
   raises ``WriteConflict``, and the caller reads again and decides again (``payments.core.retry``).
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
@@ -91,7 +92,7 @@ def dynamodb_errors() -> Iterator[None]:
         if error.cause_response_code in _RETRYABLE_CODES or error.cause_response_code is None:
             raise unavailable() from error
         raise
-    except (PutError, UpdateError) as error:
+    except (PutError, UpdateError, DeleteError) as error:
         if error.cause_response_code in _CONFLICT_CODES:
             raise WriteConflict(error.cause_response_code or "") from error
         if error.cause_response_code in _RETRYABLE_CODES or error.cause_response_code is None:
@@ -132,6 +133,13 @@ def query_page(index: Any, hash_key: str, *, limit: int, newest_first: bool, sta
     with dynamodb_errors():
         return list(index.query(hash_key, scan_index_forward=not newest_first, limit=limit, page_size=limit,
                                 last_evaluated_key=start))
+
+
+def query_all(index: Any, hash_key: str, *, page_size: int = 100) -> list[Any]:
+    """Everything an index holds under ``hash_key``, in as many Queries (pages) as it takes."""
+    bind()
+    with dynamodb_errors():
+        return list(index.query(hash_key, page_size=page_size))
 
 
 def read_items(keys: Sequence[Key]) -> list[Any]:
@@ -217,6 +225,13 @@ def update(record: Model, actions: Sequence[Action], condition: Condition | None
         record.update(list(actions), condition=condition, add_version_condition=False)
 
 
+def delete(record: Model, condition: Condition | None = None) -> None:
+    """Delete the record (a versioned one only at the version it was read at), with ``condition``."""
+    bind()
+    with dynamodb_errors():
+        record.delete(condition=condition)
+
+
 def _prepare_update(record: Model) -> None:
     # pynamodb adds ``version + 1`` when the instance has a version and ``version = 1`` when it has none, which
     # could move a stored version backwards: a missing version is taken as 0, so the stored one is incremented.
@@ -247,6 +262,11 @@ class Transaction:
         self._writes.append(("put", record, type(record)._hash_key_attribute().does_not_exist(), None))
         return self
 
+    def delete(self, record: Model, condition: Condition | None = None) -> Transaction:
+        """Delete the record (as read: a versioned record only at the version read), with ``condition``."""
+        self._writes.append(("delete", record, condition, None))
+        return self
+
     def check(self, record: Model, condition: Condition) -> Transaction:
         """Commit only while ``condition`` holds on ``record`` (which is not written)."""
         self._writes.append(("check", record, condition, None))
@@ -266,6 +286,8 @@ class Transaction:
             kind, record, condition, actions = self._writes[0]  # one record: one single-item write, half the cost
             if kind == "put":
                 put(record, condition)
+            elif kind == "delete":
+                delete(record, condition)
             else:
                 update(record, actions or [], condition)
             return
@@ -277,6 +299,8 @@ class Transaction:
                         transaction.save(record, condition=condition)
                     elif kind == "update":
                         transaction.update(record, actions or [], condition=condition, add_version_condition=False)
+                    elif kind == "delete":
+                        transaction.delete(record, condition=condition)
                     else:
                         transaction.condition_check(type(record), record._get_hash_range_key_serialized_values()[0],
                                                     condition=condition)

@@ -23,6 +23,11 @@ def payment_view(payment: PaymentRecord) -> dict[str, Any]:
     if payment.failure_code:
         view["failureCode"] = payment.failure_code
         view["failureMessage"] = payment.failure_message
+    if payment.destination_account_id:  # a destination charge: the platform's fee and the seller's share
+        view["destinationAccountId"] = payment.destination_account_id
+        view["applicationFeeAmount"] = payment.application_fee_amount
+        view["transferAmount"] = payment.transfer_amount
+        view["stripeTransferId"] = payment.stripe_transfer_id
     return view
 
 
@@ -38,6 +43,9 @@ def refund_view(refund: RefundRecord) -> dict[str, Any]:
     }
     if refund.failure_reason:
         view["failureReason"] = refund.failure_reason
+    if refund.reverse_transfer:  # of a destination charge: the seller's share and the fee go back in proportion
+        view["reverseTransfer"] = True
+        view["stripeTransferReversalId"] = refund.stripe_transfer_reversal_id
     return view
 
 
@@ -72,4 +80,7 @@ def order_view(order: OrderRecord, payments: Iterable[PaymentRecord] = (), refun
     if order.items:
         view["items"] = [{"priceId": i.price_id, "quantity": i.quantity, "unitAmount": i.unit_amount}
                          for i in order.items]
+    if order.seller_id:
+        view["sellerId"] = order.seller_id
+        view["applicationFeeAmount"] = order.application_fee_amount
     return view

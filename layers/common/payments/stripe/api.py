@@ -12,11 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from payments.stripe.client import client, stripe_errors
+from payments.stripe.client import StripeResourceMissing, client, stripe_errors
 from payments.stripe.objects import (
+    StripeAccount,
+    StripeAccountLink,
+    StripeCharge,
     StripeCheckoutSession,
     StripeCustomer,
+    StripeMeterErrorReport,
+    StripeMeterEvent,
     StripePaymentIntent,
+    StripePaymentMethod,
     StripePrice,
     StripeRefund,
     StripeSubscription,
@@ -38,11 +44,19 @@ class LineItem:
     name: str | None = None
 
 
+@dataclass(frozen=True)
+class Destination:
+    """A destination charge (Connect): the connected account the money goes to, less the platform's fee."""
+
+    account_id: str
+    application_fee_amount: int
+
+
 # --- one-time payments ----------------------------------------------------------------------------------------
 
 
 def create_payment_intent(*, idempotency_key: str, amount: int, currency: str, metadata: dict[str, str],
-                          description: str | None) -> StripePaymentIntent:
+                          description: str | None, destination: Destination | None = None) -> StripePaymentIntent:
     params: stripe.params.PaymentIntentCreateParams = {
         "amount": amount,
         "currency": currency,
@@ -51,6 +65,9 @@ def create_payment_intent(*, idempotency_key: str, amount: int, currency: str, m
     }
     if description:
         params["description"] = description[:1000]
+    if destination is not None:
+        params["transfer_data"] = {"destination": destination.account_id}
+        params["application_fee_amount"] = destination.application_fee_amount
     with stripe_errors("payment_intents.create"):
         intent = client().v1.payment_intents.create(params, {"idempotency_key": idempotency_key})
     return StripePaymentIntent.parse(intent.to_dict())
@@ -69,7 +86,7 @@ def cancel_payment_intent(intent_id: str, *, idempotency_key: str) -> StripePaym
 
 def create_checkout_session(*, idempotency_key: str, currency: str, lines: Sequence[LineItem],
                             metadata: dict[str, str], client_reference_id: str, success_url: str,
-                            cancel_url: str) -> StripeCheckoutSession:
+                            cancel_url: str, destination: Destination | None = None) -> StripeCheckoutSession:
     line_items: list[stripe.params.checkout.SessionCreateParamsLineItem] = []
     for line in lines:
         if line.price_id is not None:
@@ -87,6 +104,10 @@ def create_checkout_session(*, idempotency_key: str, currency: str, lines: Seque
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata},
     }
+    if destination is not None:
+        params["payment_intent_data"] = {"metadata": metadata,
+                                         "transfer_data": {"destination": destination.account_id},
+                                         "application_fee_amount": destination.application_fee_amount}
     with stripe_errors("checkout.sessions.create"):
         session = client().v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})
     return StripeCheckoutSession.parse(session.to_dict())
@@ -112,11 +133,16 @@ def retrieve_price(price_id: str) -> StripePrice:
 
 
 def create_refund(*, idempotency_key: str, payment_intent_id: str, amount: int, metadata: dict[str, str],
-                  reason: str | None) -> StripeRefund:
+                  reason: str | None, reverse_transfer: bool = False) -> StripeRefund:
+    """A refund; of a destination charge (``reverse_transfer``), it takes back the seller's share and refunds the
+    platform's fee, both in proportion to the amount refunded."""
     params: stripe.params.RefundCreateParams = {"payment_intent": payment_intent_id, "amount": amount,
                                                 "metadata": metadata}
     if reason in REFUND_REASONS:
         params["reason"] = reason
+    if reverse_transfer:
+        params["reverse_transfer"] = True
+        params["refund_application_fee"] = True
     with stripe_errors("refunds.create"):
         refund = client().v1.refunds.create(params, {"idempotency_key": idempotency_key})
     return StripeRefund.parse(refund.to_dict())
@@ -184,3 +210,80 @@ def cancel_subscription(subscription_id: str, *, idempotency_key: str) -> Stripe
     with stripe_errors("subscriptions.cancel"):
         subscription = client().v1.subscriptions.cancel(subscription_id, {}, {"idempotency_key": idempotency_key})
     return StripeSubscription.parse(subscription.to_dict())
+
+
+# --- marketplace (Connect) --------------------------------------------------------------------------------------
+
+
+def create_express_account(*, idempotency_key: str, metadata: dict[str, str]) -> StripeAccount:
+    """An Express connected account that can receive destination charges (``transfers``) and take cards."""
+    params: stripe.params.AccountCreateParams = {
+        "type": "express",
+        "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
+        "metadata": metadata,
+    }
+    with stripe_errors("accounts.create"):
+        account = client().v1.accounts.create(params, {"idempotency_key": idempotency_key})
+    return StripeAccount.parse(account.to_dict())
+
+
+def retrieve_account(account_id: str) -> StripeAccount:
+    with stripe_errors("accounts.retrieve"):
+        return StripeAccount.parse(client().v1.accounts.retrieve(account_id).to_dict())
+
+
+def create_account_link(*, idempotency_key: str, account_id: str, refresh_url: str,
+                        return_url: str) -> StripeAccountLink:
+    """A link to Stripe's hosted onboarding for the account (valid a few minutes)."""
+    params: stripe.params.AccountLinkCreateParams = {"account": account_id, "refresh_url": refresh_url,
+                                                     "return_url": return_url, "type": "account_onboarding"}
+    with stripe_errors("account_links.create"):
+        link = client().v1.account_links.create(params, {"idempotency_key": idempotency_key})
+    return StripeAccountLink.parse(link.to_dict())
+
+
+def retrieve_charge(charge_id: str) -> StripeCharge:
+    with stripe_errors("charges.retrieve"):
+        return StripeCharge.parse(client().v1.charges.retrieve(charge_id).to_dict())
+
+
+# --- usage billing ----------------------------------------------------------------------------------------------
+
+
+def create_meter_event(*, idempotency_key: str, event_name: str, customer_id: str, value: int, identifier: str,
+                       timestamp: int) -> StripeMeterEvent:
+    """A Billing Meter event; Stripe counts one ``identifier`` once (for at least 24 hours)."""
+    params: stripe.params.billing.MeterEventCreateParams = {
+        "event_name": event_name, "identifier": identifier, "timestamp": timestamp,
+        "payload": {"stripe_customer_id": customer_id, "value": str(value)},
+    }
+    with stripe_errors("billing.meter_events.create"):
+        event = client().v1.billing.meter_events.create(params, {"idempotency_key": idempotency_key})
+    return StripeMeterEvent.parse(event.to_dict())
+
+
+def retrieve_meter_error_report(event_id: str) -> StripeMeterErrorReport:
+    """The whole v2 event a thin ``v1.billing.meter.error_report_triggered`` notification names."""
+    with stripe_errors("v2.core.events.retrieve"):
+        return StripeMeterErrorReport.parse(client().v2.core.events.retrieve(event_id).to_dict())
+
+
+# --- privacy ----------------------------------------------------------------------------------------------------
+
+
+def list_payment_methods(customer_id: str) -> list[StripePaymentMethod]:
+    """The customer's saved cards (summaries)."""
+    with stripe_errors("payment_methods.list"):
+        page = client().v1.payment_methods.list({"customer": customer_id, "type": "card", "limit": 100})
+        return [StripePaymentMethod.parse(method.to_dict()) for method in page.auto_paging_iter()]
+
+
+def delete_customer(customer_id: str) -> bool:
+    """Delete the customer at Stripe (which ends its subscriptions): False when it was already gone. A DELETE is
+    idempotent by itself (Stripe takes no idempotency key on it): a repeat finds nothing to delete."""
+    try:
+        with stripe_errors("customers.delete"):
+            client().v1.customers.delete(customer_id)
+    except StripeResourceMissing:
+        return False
+    return True
