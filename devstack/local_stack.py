@@ -140,6 +140,7 @@ def local_environment(
         "STRIPE_SECRET_KEY": stripe.secret_key,
         "STRIPE_PUBLISHABLE_KEY": stripe.publishable_key,
         "PSEUDONYM_KEY": LOCAL_PSEUDONYM_KEY,
+        "PLATFORM_FEE_BPS": "1000",  # the demo marketplace's fee: 10% (the template's default is 0)
     })
     if stripe_url:
         env["STRIPE_API_BASE"] = stripe_url

@@ -25,7 +25,8 @@ Only an admin's order shows its description at Stripe (on the hosted page, on th
 free text is never shown on Stripe's pages. A catalog order's hosted page lists its prices, which Stripe shows
 with their products' names.
 
-First checkout of an order: three DynamoDB calls and one Stripe call.
+First checkout of an order: three DynamoDB calls and one Stripe call (and the handler's attempt count: one
+UpdateItem, ``payments.limits.attempts``).
 """
 
 from __future__ import annotations
