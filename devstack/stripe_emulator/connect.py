@@ -61,6 +61,7 @@ from localstripe.resources import Charge, Event, List, PaymentIntent, StripeObje
 from localstripe.webhooks import schedule_webhook
 
 from devstack.stripe_emulator.common import (
+    ListedObject,
     as_bool,
     as_int,
     as_metadata,
@@ -68,7 +69,6 @@ from devstack.stripe_emulator.common import (
     get_or_404,
     invalid,
     missing,
-    newest_first,
     reject_unknown,
     stripe_error,
 )
@@ -101,9 +101,10 @@ def emit_for_account(type: str, obj: StripeObject, account: str, previous_attrib
 # --------------------------------------------------------------------------------------------
 
 
-class Account(StripeObject):
+class Account(ListedObject):
     object = "account"
     _id_prefix = "acct_"
+    _id_param = "account"
 
     def __init__(self, type=None, country="US", email=None, capabilities=None, business_type=None, metadata=None,
                  **kwargs):
@@ -138,10 +139,6 @@ class Account(StripeObject):
         self.type = type
 
     @classmethod
-    def _api_retrieve(cls, id):
-        return get_or_404(cls.object, id, "account")
-
-    @classmethod
     def _api_update(cls, id, metadata=None, email=None, **kwargs):
         reject_unknown(kwargs, what="account updates")
         account = cls._api_retrieve(id)
@@ -152,13 +149,6 @@ class Account(StripeObject):
             account.email = as_str(email, "email")
         account._updated(before)
         return account
-
-    @classmethod
-    def _api_list_all(cls, url="/v1/accounts", limit=None, starting_after=None, **kwargs):
-        reject_unknown(kwargs, what="listing accounts")
-        li = super()._api_list_all(url, limit=limit, starting_after=starting_after)
-        li._list = newest_first(li._list, {})
-        return li
 
     def _updated(self, before: dict) -> None:
         after = self._export()
@@ -310,9 +300,10 @@ class TransferReversal(StripeObject):
         self.transfer = transfer.id
 
 
-class Transfer(StripeObject):
+class Transfer(ListedObject):
     object = "transfer"
     _id_prefix = "tr_"
+    _filters = ("destination",)
 
     def __init__(self, amount: int, currency: str, destination: str, source_transaction: str):
         super().__init__()
@@ -337,17 +328,6 @@ class Transfer(StripeObject):
         return self.amount_reversed >= self.amount
 
     @classmethod
-    def _api_retrieve(cls, id):
-        return get_or_404(cls.object, id, "id")
-
-    @classmethod
-    def _api_list_all(cls, url="/v1/transfers", destination=None, limit=None, starting_after=None, **kwargs):
-        reject_unknown(kwargs, what="listing transfers")
-        li = super()._api_list_all(url, limit=limit, starting_after=starting_after)
-        li._list = newest_first(li._list, {"destination": destination})
-        return li
-
-    @classmethod
     def _api_list_reversals(cls, id, **kwargs):
         reject_unknown(kwargs, what="listing reversals")
         return cls._api_retrieve(id).reversals
@@ -366,9 +346,10 @@ class FeeRefund(StripeObject):
         self.metadata = {}
 
 
-class ApplicationFee(StripeObject):
+class ApplicationFee(ListedObject):
     object = "application_fee"
     _id_prefix = "fee_"
+    _filters = ("charge",)
 
     def __init__(self, amount: int, currency: str, account: str, charge: str):
         super().__init__()
@@ -390,16 +371,6 @@ class ApplicationFee(StripeObject):
     def refunded(self) -> bool:
         return self.amount_refunded >= self.amount
 
-    @classmethod
-    def _api_retrieve(cls, id):
-        return get_or_404(cls.object, id, "id")
-
-    @classmethod
-    def _api_list_all(cls, url="/v1/application_fees", charge=None, limit=None, starting_after=None, **kwargs):
-        reject_unknown(kwargs, what="listing application fees")
-        li = super()._api_list_all(url, limit=limit, starting_after=starting_after)
-        li._list = newest_first(li._list, {"charge": charge})
-        return li
 
 
 def _check_destination(intent_amount: Any, transfer_data: Any, fee: Any) -> tuple[dict | None, int | None]:
@@ -580,23 +551,23 @@ def install() -> None:
     webhooks._send_webhook = _deliver  # schedule_webhook looks it up when it is called
 
 
-def add_routes(app: web.Application, api_extra: Any) -> None:
-    """The routes of this module's objects, on localstripe's app (``api_extra``: its route wrapper)."""
-    router = app.router
-    for method, path, func in (
-        ("POST", "/v1/accounts", Account._api_create),
-        ("GET", "/v1/accounts", Account._api_list_all),
-        ("GET", "/v1/accounts/{id}", Account._api_retrieve),
-        ("POST", "/v1/accounts/{id}", Account._api_update),
-        ("GET", "/v1/transfers", Transfer._api_list_all),
-        ("GET", "/v1/transfers/{id}", Transfer._api_retrieve),
-        ("GET", "/v1/application_fees", ApplicationFee._api_list_all),
-        ("GET", "/v1/application_fees/{id}", ApplicationFee._api_retrieve),
-        ("GET", "/v1/transfers/{id}/reversals", Transfer._api_list_reversals),
-        ("POST", "/_test/accounts/{id}/onboard", _api_onboard),
-    ):
-        router.add_route(method, path, api_extra(func, path))
-    router.add_post("/v1/account_links", create_account_link)
-    router.add_get("/connect/onboarding/{token}", onboarding_page)
-    router.add_post("/connect/onboarding/{token}", onboarding_submit)
+#: Routes answered through localstripe's route wrapper (``server.api_extra``: form data, ``{id}``, ``expand``)
+API_ROUTES = (
+    ("POST", "/v1/accounts", Account._api_create),
+    ("GET", "/v1/accounts", Account._api_list_all),
+    ("GET", "/v1/accounts/{id}", Account._api_retrieve),
+    ("POST", "/v1/accounts/{id}", Account._api_update),
+    ("GET", "/v1/transfers", Transfer._api_list_all),
+    ("GET", "/v1/transfers/{id}", Transfer._api_retrieve),
+    ("GET", "/v1/transfers/{id}/reversals", Transfer._api_list_reversals),
+    ("GET", "/v1/application_fees", ApplicationFee._api_list_all),
+    ("GET", "/v1/application_fees/{id}", ApplicationFee._api_retrieve),
+    ("POST", "/_test/accounts/{id}/onboard", _api_onboard),
+)
+#: aiohttp handlers of their own (the link's URL is on the client's Host; the onboarding page is HTML)
+WEB_ROUTES = (
+    ("POST", "/v1/account_links", create_account_link),
+    ("GET", "/connect/onboarding/{token}", onboarding_page),
+    ("POST", "/connect/onboarding/{token}", onboarding_submit),
+)
 

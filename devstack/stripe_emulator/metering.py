@@ -38,16 +38,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from localstripe.resources import Customer, StripeObject, store
+from localstripe.resources import Customer, store
 from localstripe.webhooks import schedule_webhook
 
 from devstack.stripe_emulator.common import (
+    ListedObject,
     as_int,
     as_str,
-    get_or_404,
     invalid,
     missing,
-    newest_first,
     reject_unknown,
     stripe_error,
 )
@@ -62,9 +61,10 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-class Meter(StripeObject):
+class Meter(ListedObject):
     object = "billing.meter"
     _id_prefix = "mtr_"
+    _filters = ("status",)
 
     def __init__(self, display_name=None, event_name=None, default_aggregation=None, customer_mapping=None,
                  value_settings=None, **kwargs):
@@ -93,17 +93,6 @@ class Meter(StripeObject):
         self.status_transitions = {"deactivated_at": None}
         self.updated = self.created
         self.value_settings = {"event_payload_key": value_key}
-
-    @classmethod
-    def _api_retrieve(cls, id):
-        return get_or_404(cls.object, id, "id")
-
-    @classmethod
-    def _api_list_all(cls, url="/v1/billing/meters", status=None, limit=None, starting_after=None, **kwargs):
-        reject_unknown(kwargs, what="listing meters")
-        li = super()._api_list_all(url, limit=limit, starting_after=starting_after)
-        li._list = newest_first(li._list, {"status": status})
-        return li
 
     def _events(self) -> list[dict[str, Any]]:
         return [e for key, e in store.items() if key.startswith(EVENTS) and e["event_name"] == self.event_name]
@@ -281,17 +270,15 @@ async def retrieve_v2_event(request: web.Request) -> web.Response:
     return server.json_response(_v2(event))
 
 
-def add_routes(app: web.Application, api_extra: Any) -> None:
-    """The routes of this module, on localstripe's app (``api_extra``: its route wrapper)."""
-    router = app.router
-    for method, path, func in (
-        ("POST", "/v1/billing/meters", Meter._api_create),
-        ("GET", "/v1/billing/meters", Meter._api_list_all),
-        ("GET", "/v1/billing/meters/{id}", Meter._api_retrieve),
-        ("GET", "/v1/billing/meters/{id}/event_summaries", event_summaries),
-        ("POST", "/v1/billing/meter_events", create_meter_event),
-        ("GET", "/_test/billing/meter_events", list_received),
-        ("POST", "/_test/billing/meters/{id}/error_report", trigger_error_report),
-    ):
-        router.add_route(method, path, api_extra(func, path))
-    router.add_get("/v2/core/events/{id}", retrieve_v2_event)
+#: Routes answered through localstripe's route wrapper (``server.api_extra``)
+API_ROUTES = (
+    ("POST", "/v1/billing/meters", Meter._api_create),
+    ("GET", "/v1/billing/meters", Meter._api_list_all),
+    ("GET", "/v1/billing/meters/{id}", Meter._api_retrieve),
+    ("GET", "/v1/billing/meters/{id}/event_summaries", event_summaries),
+    ("POST", "/v1/billing/meter_events", create_meter_event),
+    ("GET", "/_test/billing/meter_events", list_received),
+    ("POST", "/_test/billing/meters/{id}/error_report", trigger_error_report),
+)
+#: aiohttp handlers of their own (a v2 answer)
+WEB_ROUTES = (("GET", "/v2/core/events/{id}", retrieve_v2_event),)

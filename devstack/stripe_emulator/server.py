@@ -197,13 +197,15 @@ def install() -> None:
         ("POST", "/v1/checkout/sessions/{id}", CheckoutSession._api_update),
         ("POST", "/v1/checkout/sessions/{id}/expire", CheckoutSession._api_expire),
         ("POST", "/_test/checkout/sessions/{id}/complete", CheckoutSession._api_complete),
+        *connect.API_ROUTES,
+        *metering.API_ROUTES,
     ):
         router.add_route(method, path, server.api_extra(func, path))
     router.add_post("/v1/checkout/sessions", create_session)
-    connect.add_routes(server.app, server.api_extra)
-    metering.add_routes(server.app, server.api_extra)
     router.add_get("/checkout/{id}", checkout_page)
     router.add_post("/checkout/{id}", checkout_page_pay)
+    for method, path, handler in (*connect.WEB_ROUTES, *metering.WEB_ROUTES):
+        router.add_route(method, path, handler)
 
     middlewares = server.app.middlewares
     auth = middlewares.index(server.auth_middleware)

@@ -104,3 +104,18 @@ def test_an_attempt_costs_one_dynamodb_write_and_a_refusal_writes_nothing(aws, s
     assert call(checkout_handler, "POST", "/checkout", body={}).status == 429
     assert ddb_calls.operations == ["UpdateItem"]  # the conditional update that failed: nothing written
     assert counted(ALICE) == [1]
+
+
+def test_a_refusal_is_not_kept_for_a_retry_with_the_same_idempotency_key(aws, stripe_env, orders_handler,
+                                                                        checkout_handler, limit_of, monkeypatch):
+    limit_of(1, minutes=1)
+    first, second = (admin_order(orders_handler)["orderId"] for _ in range(2))
+    assert checkout(checkout_handler, first).status == 201
+    retry = {"Idempotency-Key": "pay-second"}
+    refused = call(checkout_handler, "POST", "/checkout", body={"orderId": second}, headers=retry)
+    assert refused.status == 429
+    # After the window, the client's retry with the same key runs (a kept 429 would answer it for 24 hours)
+    later = clock.utc_now() + timedelta(minutes=1, seconds=1)
+    monkeypatch.setattr(clock, "utc_now", lambda: later)
+    again = call(checkout_handler, "POST", "/checkout", body={"orderId": second}, headers=retry)
+    assert again.status == 201 and "Idempotent-Replayed" not in again.headers

@@ -47,6 +47,7 @@ from payments.orders.views import subscription_view
 from payments.record_first import busy
 from payments.sellers.views import seller_view
 from payments.stripe import api as stripe_api
+from payments.stripe.client import StripeResourceMissing
 from payments.usage.api import usage_view
 
 PSEUDONYM_PREFIX = "erased_"
@@ -63,8 +64,12 @@ def export_user(caller: Caller) -> dict[str, Any]:
     found = privacy_store.records_of(caller.user_id)
     methods = []
     if found.customer is not None and found.customer.stripe_customer_id:
+        try:
+            saved = stripe_api.list_payment_methods(found.customer.stripe_customer_id)
+        except StripeResourceMissing:  # the customer was deleted at Stripe (the Dashboard): no cards are kept
+            saved = []
         methods = [{"id": m.id, "type": m.type, "brand": m.brand, "last4": m.last4, "expMonth": m.exp_month,
-                    "expYear": m.exp_year} for m in stripe_api.list_payment_methods(found.customer.stripe_customer_id)]
+                    "expYear": m.exp_year} for m in saved]
     count("UserExported")
     return {
         "userId": caller.user_id,

@@ -89,7 +89,8 @@ class SellerAccountAtStripe(RecordFirst[SellerRecord, StripeAccount]):
             if fresh.stripe_account_id is None:
                 fresh.stripe_account_id, fresh.updated_at = answer.id, now_iso()
                 seller_store.save(fresh)
-            record.stripe_account_id, record.version = fresh.stripe_account_id, fresh.version
+            for name in SellerRecord.get_attributes():  # the caller goes on with the seller as stored
+                setattr(record, name, getattr(fresh, name))
 
         retry_on_conflict(attempt, busy)
 
@@ -103,10 +104,12 @@ class OnboardingLinkAtStripe(RecordFirst[SellerRecord, StripeAccountLink]):
     name = "OnboardingLink"
 
     def __init__(self, seller: SellerRecord, urls: OnboardingUrls):
-        self.seller, self.urls = seller, urls
+        self.seller, self.urls, self._read_again = seller, urls, False
 
     def reserve(self) -> SellerRecord:
-        fresh = seller_store.get(self.seller.user_id) or self.seller
+        # the seller as the caller read it; after a lost race (another request counted a link), as stored now
+        fresh = (seller_store.get(self.seller.user_id) or self.seller) if self._read_again else self.seller
+        self._read_again = True
         fresh.links_issued = int(fresh.links_issued or 0) + 1
         fresh.updated_at = now_iso()
         seller_store.save(fresh)
