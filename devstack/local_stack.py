@@ -380,7 +380,9 @@ class LocalStack:
         for function in self.functions:
             if function.function_url:
                 hook = self.webhooks.get(function.webhook_endpoint or "")
-                what = f"Stripe webhook '{function.webhook_endpoint}'" if function.webhook_endpoint else ""
+                kind = ("Stripe Connect webhook" if hook and hook.get("connect") else
+                        "Stripe event destination (thin)" if hook and hook.get("thin") else "Stripe webhook")
+                what = f"{kind} '{function.webhook_endpoint}'" if function.webhook_endpoint else ""
                 if hook:
                     what += f", {len(hook['events'])} event types" if hook["events"] != ["*"] else ", every event"
                 lines.append(f"                   {function.logical_id:<30} {self.api_url}{function.url_path}   {what}")
