@@ -67,7 +67,8 @@ def create_payment_intent(*, idempotency_key: str, amount: int, currency: str, m
         params["description"] = description[:1000]
     if destination is not None:
         params["transfer_data"] = {"destination": destination.account_id}
-        params["application_fee_amount"] = destination.application_fee_amount
+        if destination.application_fee_amount:  # no fee: none asked for (the whole amount goes to the seller)
+            params["application_fee_amount"] = destination.application_fee_amount
     with stripe_errors("payment_intents.create"):
         intent = client().v1.payment_intents.create(params, {"idempotency_key": idempotency_key})
     return StripePaymentIntent.parse(intent.to_dict())
@@ -106,8 +107,9 @@ def create_checkout_session(*, idempotency_key: str, currency: str, lines: Seque
     }
     if destination is not None:
         params["payment_intent_data"] = {"metadata": metadata,
-                                         "transfer_data": {"destination": destination.account_id},
-                                         "application_fee_amount": destination.application_fee_amount}
+                                         "transfer_data": {"destination": destination.account_id}}
+        if destination.application_fee_amount:
+            params["payment_intent_data"]["application_fee_amount"] = destination.application_fee_amount
     with stripe_errors("checkout.sessions.create"):
         session = client().v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})
     return StripeCheckoutSession.parse(session.to_dict())
