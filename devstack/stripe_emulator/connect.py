@@ -238,39 +238,31 @@ _PAGE = """<!doctype html>
 """
 
 
-def _live_link(token: str) -> dict[str, Any] | None:
-    link = store.get(LINKS + token)
-    if link is None or link["used"] or link["expires_at"] < time.time():
-        return None
+def _live_link(request: web.Request) -> dict[str, Any]:
+    """The request's link while it can be used; a 404 for an unknown one, and for one expired or used already,
+    a redirect to its ``refresh_url`` (as Stripe does)."""
+    link = store.get(LINKS + request.match_info["token"])
+    if link is None:
+        raise web.HTTPNotFound(text="No such onboarding link.")
+    if link["used"] or link["expires_at"] < time.time():
+        raise web.HTTPSeeOther(link["refresh_url"])
     return link
 
 
 async def onboarding_page(request: web.Request) -> web.Response:
     """``GET /connect/onboarding/{token}``: the page an account link points at."""
-    token = request.match_info["token"]
-    link = _live_link(token)
-    if link is None:
-        stale = store.get(LINKS + token)
-        if stale is None:
-            return web.Response(text="No such onboarding link.", status=404)
-        raise web.HTTPSeeOther(stale["refresh_url"])
+    link = _live_link(request)
     return web.Response(text=_PAGE.format(account=html.escape(link["account"])), content_type="text/html")
 
 
 async def onboarding_submit(request: web.Request) -> web.Response:
     """``POST /connect/onboarding/{token}``: finish onboarding, then back to the platform's ``return_url``."""
-    token = request.match_info["token"]
-    link = _live_link(token)
-    if link is None:
-        stale = store.get(LINKS + token)
-        if stale is None:
-            return web.Response(text="No such onboarding link.", status=404)
-        raise web.HTTPSeeOther(stale["refresh_url"])
+    link = _live_link(request)
     form = await request.post()
     outcome = form.get("outcome", "complete")
     if outcome not in ("complete", "restricted"):
         return web.Response(text="Unknown outcome.", status=400)
-    store[LINKS + token] = {**link, "used": True}
+    store[LINKS + request.match_info["token"]] = {**link, "used": True}
     Account._api_retrieve(link["account"])._onboard(str(outcome))
     raise web.HTTPSeeOther(link["return_url"])
 
