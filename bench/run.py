@@ -311,6 +311,9 @@ def create_secrets(template: dict[str, Any]) -> dict[str, str]:
             endpoint = logical_id.removesuffix("WebhookSecret").lower()
             value = {"signingSecret": LOCAL_WEBHOOK_SECRETS[endpoint]}
             refs[logical_id] = client.create_secret(Name=logical_id, SecretString=json.dumps(value))["ARN"]
+        elif resource.get("Type") == "AWS::SecretsManager::Secret" and logical_id == "PseudonymSecret":
+            value = {"key": "bench-pseudonym-key-0123456789abcdef0123456789"}  # CloudFormation generates it
+            refs[logical_id] = client.create_secret(Name=logical_id, SecretString=json.dumps(value))["ARN"]
     return refs
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 # The function folders the product plans to have; one that does not exist yet prints "not built yet".
 PLANNED = ("orders", "checkout", "payment_callback", "refund", "refund_callback", "subscribe",
-           "cancel_subscription", "subscription_callback", "renewal_callback", "billing")
+           "cancel_subscription", "subscription_callback", "renewal_callback", "billing",
+           "sellers", "connect_callback", "usage", "usage_callback", "privacy")
 
 REPRESENTATIVE = {
     "orders": "get_order",
@@ -32,6 +33,11 @@ REPRESENTATIVE = {
     "renewal_callback": "renewal_invoice_paid",
     "billing": "list_payment_methods",
     "reconcile": "reconcile_now",  # the probe reads an HTTP answer; the schedule runs the same code
+    "sellers": "become_seller",
+    "connect_callback": "account_updated",
+    "usage": "report_usage",
+    "usage_callback": "meter_error_report",
+    "privacy": "erase_me",
 }
 
 # Samples the bench does not run: the registration custom resource runs at deploy time only, and answers
@@ -43,12 +49,14 @@ UNBENCHED = {"webhook_registration": "deploy time only",
 
 # Callback folders: their sample is delivered twice (first delivery, then the duplicate).
 CALLBACK_ENDPOINTS = {"payment_callback": "payment", "refund_callback": "refund",
-                      "subscription_callback": "subscription", "renewal_callback": "renewal"}
+                      "subscription_callback": "subscription", "renewal_callback": "renewal",
+                      "connect_callback": "connect", "usage_callback": "usage"}
 
 # Call-count targets (issue 6): (DynamoDB, Stripe) at most, first delivery; a duplicate costs 1 DynamoDB call.
+# A checkout also counts the payment attempt (issue 13: one UpdateItem).
 TARGETS: dict[str, tuple[int, int]] = {
     "payment_callback": (2, 0), "refund_callback": (2, 0), "renewal_callback": (2, 0),
-    "checkout/payment_intent": (3, 1), "checkout/checkout_session": (3, 1),
+    "checkout/payment_intent": (4, 1), "checkout/checkout_session": (4, 1),
 }
 # Samples that are not a callback's usual path (the target does not apply to them).
 OFF_THE_USUAL_PATH = {
@@ -208,6 +216,44 @@ def given_renewal_callback(sample: Sample) -> None:
     _save(record, _subscription_order(status="pending" if first else "paid"))
 
 
+# --- marketplace, usage billing, privacy (issue 13) ----------------------------------------------------------
+
+
+def _seller(**fields: Any) -> Any:
+    from payments.data.models import SellerRecord
+
+    s = _ids()
+    return SellerRecord(s.USER_ID, seller_id=s.SELLER_ID, stripe_account_id=s.ACCOUNT_ID, created_at=_now(),
+                        updated_at=_now(), **fields)
+
+
+def _customer() -> Any:
+    from payments.data.models import CustomerRecord
+
+    return CustomerRecord(_ids().USER_ID, stripe_customer_id="cus_1QEXAMPLE00000000001", created_at=_now())
+
+
+def given_sellers(sample: Sample) -> None:
+    """Becoming a seller: nothing yet (the first call). Reading it: a seller still onboarding."""
+    if sample.name != "become_seller":
+        _save(_seller(status="onboarding"))
+
+
+def given_connect_callback(sample: Sample) -> None:
+    """A seller onboarding, whose account the sample's account.updated reports complete."""
+    _save(_seller(status="onboarding"))
+
+
+def given_usage(sample: Sample) -> None:
+    """A user with a Stripe customer (a subscription made it), and no report under the sample's key yet."""
+    _save(_customer())
+
+
+def given_privacy(sample: Sample) -> None:
+    """A user with a paid order and a Stripe customer: nothing pending, so erasure goes through."""
+    _save(*_paid(), _customer())
+
+
 GIVEN: dict[str, Callable[[Sample], None]] = {
     "orders": given_orders,
     "checkout": given_checkout,
@@ -218,6 +264,11 @@ GIVEN: dict[str, Callable[[Sample], None]] = {
     "cancel_subscription": given_cancel_subscription,
     "subscription_callback": given_subscription_callback,
     "renewal_callback": given_renewal_callback,
+    "sellers": given_sellers,
+    "connect_callback": given_connect_callback,
+    "usage": given_usage,
+    "usage_callback": lambda sample: None,  # nothing: the report is counted once through the ledger
+    "privacy": given_privacy,
 }
 
 

@@ -64,6 +64,14 @@ class StripeStub:
             ("DELETE", re.compile(r"/v1/subscriptions/(?P<id>[^/]+)"), self._subscription_canceled),
             *self._billing_routes(),
             ("GET", re.compile(r"/v1/events"), self._events),  # the reconciler: nothing new at Stripe
+            # marketplace, usage billing, privacy (issue 13)
+            ("POST", re.compile(r"/v1/accounts"), self._account),
+            ("GET", re.compile(r"/v1/accounts/(?P<id>[^/]+)"), self._account),
+            ("POST", re.compile(r"/v1/account_links"), self._account_link),
+            ("GET", re.compile(r"/v1/charges/(?P<id>[^/]+)"), self._charge),
+            ("POST", re.compile(r"/v1/billing/meter_events"), self._meter_event),
+            ("GET", re.compile(r"/v2/core/events/(?P<id>[^/]+)"), self._meter_error_report),
+            ("DELETE", re.compile(r"/v1/customers/(?P<id>[^/]+)"), self._customer_deleted),
         ]
         stub = self
 
@@ -289,6 +297,40 @@ class StripeStub:
                        "livemode": False, "lookup_key": "pro-reports"}
         return 200, {"object": "list", "url": "/v1/entitlements/active_entitlements", "has_more": False,
                      "data": [entitlement]}
+
+    # --- marketplace, usage billing, privacy ----------------------------------------------------------------------
+
+    def _account(self, params: dict[str, Any], id: str | None = None) -> tuple[int, dict[str, Any]]:
+        return 200, self._new("account", "acct", id, type="express", metadata=params.get("metadata") or {})
+
+    def _account_link(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        link = copy.deepcopy(self._fixtures["account_link"])
+        link.update(created=int(time.time()), expires_at=int(time.time()) + 300,
+                    url=f"https://connect.stripe.com/setup/e/{params.get('account', 'acct_stub')}/stub")
+        return 200, link
+
+    def _charge(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        return 200, self._new("charge", "ch", id, transfer="tr_stub000001", status="succeeded")
+
+    def _meter_event(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        event = copy.deepcopy(self._fixtures["billing.meter_event"])
+        event.update(event_name=params.get("event_name"), identifier=params.get("identifier"),
+                     payload=params.get("payload") or {}, timestamp=int(params.get("timestamp") or time.time()),
+                     created=int(time.time()))
+        return 200, event
+
+    def _meter_error_report(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        return 200, {"id": id, "object": "v2.core.event", "type": "v1.billing.meter.error_report_triggered",
+                     "livemode": False, "created": "2026-11-01T10:00:00.000Z", "context": None,
+                     "related_object": {"id": "mtr_stub", "type": "billing.meter",
+                                        "url": "/v1/billing/meters/mtr_stub"},
+                     "data": {"developer_message_summary": "1 meter event failed", "validation_start":
+                              "2026-11-01T09:00:00.000Z", "validation_end": "2026-11-01T10:00:00.000Z",
+                              "reason": {"error_count": 1, "error_types": [
+                                  {"code": "meter_event_customer_not_found", "error_count": 1, "sample_errors": []}]}}}
+
+    def _customer_deleted(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        return 200, {"id": id, "object": "customer", "deleted": True}
 
 
 # The recurring prices of the bench's samples (devstack.make_sample_events), besides the prefix above.

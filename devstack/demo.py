@@ -20,6 +20,12 @@ Sections (each checks the state it should end in; the exit code is 1 if any step
    customer portal, a trial.
 7. a payment whose webhook was lost (the payment endpoint is down): the order stays pending until the reconciler
    (``POST /admin/reconcile``) applies Stripe's event; the late webhook is then a duplicate.
+8. a marketplace: Bob becomes a seller (Stripe Connect), onboards, turns active; Alice's order from him is
+   paid by a destination charge with the platform's fee; a partial refund takes back part of his share;
+9. usage billing: the same usage report sent twice, one meter event at Stripe;
+10. the payment attempt limit: ten attempts, then the 11th is refused with ``Retry-After``;
+11. privacy: a user with a paid order and an active subscription exports their data, is erased (the Stripe
+    customer deleted, the subscription ended), and erased again.
 
 After each step it prints the domain events that step produced (``event  OrderPaid order ... (by evt_...) ->
 the functions the local bus invoked``), from the local stack's bus.
@@ -57,6 +63,11 @@ class DemoFailed(Exception):
 
 class Skip(Exception):
     """This part cannot run here (the message says why); the demo goes on."""
+
+
+def _unique(name: str) -> str:
+    """A user of this run only (the stack may have served earlier runs within the attempt window)."""
+    return f"{name}-{int(time.time() * 1000) % 10**9}"
 
 
 # ------------------------------------------------------------------------------------------ HTTP
@@ -140,6 +151,9 @@ class Demo:
         self.notes: list[str] = []
         self.shared: dict[str, Any] = {}  # what one section leaves for a later one (the paid order)
         self.events_since = time.time()
+        # Alice and Bob are users of this run: payment attempts are limited per user and window, and a stack may
+        # serve several runs within one window (the page's own "alice" is left alone).
+        self.run_users = {ALICE: _unique(ALICE), BOB: _unique(BOB)}
 
     # ---------------------------------------------------------------- telling
 
@@ -194,6 +208,7 @@ class Demo:
     # ---------------------------------------------------------------- calling
 
     def token(self, user: str, admin: bool = False) -> str:
+        user = self.run_users.get(user, user)
         if (user, admin) not in self._tokens:
             query = urllib.parse.urlencode({"user": user, **({"admin": "1"} if admin else {})})
             self._tokens[(user, admin)] = http("GET", f"{self.api}/_local/token?{query}").body["token"]
@@ -496,6 +511,7 @@ def section_billing(demo: Demo) -> None:
     demo.wait_until(lambda: demo.order(trial_order["orderId"], user="finn")["status"] == "paid",
                     "the trial's first invoice (0) pays the order")
 
+
 def section_lost_webhook(demo: Demo) -> None:
     client = demo.stripe_admin()  # taking an endpoint down and sending an event again are the emulator's
     tshirt = demo.price(recurring=False)
@@ -542,6 +558,142 @@ def section_lost_webhook(demo: Demo) -> None:
                 f"the callback answers {answer.get('status')} {answer.get('body')}: applied once, by the reconciler")
 
 
+def section_marketplace(demo: Demo) -> None:
+    if "SellersFunction" not in demo.config.get("functions", []):
+        raise Skip("SellersFunction is not in template.yaml")
+    bob = _unique("bob")
+    demo.say(f"{bob} becomes a seller: an Express account at Stripe and an onboarding link")
+    answer = demo.call("POST", "/sellers", {"returnUrl": f"{demo.api}/demo/?onboarded=1"}, user=bob)
+    seller = answer.body or {}
+    demo.expect(answer.status == 201 and seller.get("status") == "onboarding",
+                f"POST /sellers -> {answer.status}: {seller.get('sellerId')}, account "
+                f"{seller.get('stripeAccountId')}, {seller.get('status')}")
+    if not demo.emulator:
+        demo.note("onboarding at Stripe takes a browser: open the onboardingUrl to finish")
+        return
+    demo.say("He completes Stripe's onboarding form (the emulator's page)")
+    done = http("POST", seller["onboardingUrl"], form={"outcome": "complete"}, follow=False)
+    demo.expect(done.status == 303, f"the page sends him back to the app ({done.status})")
+    demo.wait_until(lambda: demo.call("GET", "/sellers/me", user=bob).body.get("status") == "active",
+                    "account.updated arrives at the Connect callback: the seller reads active")
+
+    tshirt = demo.price(recurring=False)
+    demo.say(f"Alice orders a {tshirt['name']} from {bob}'s shop")
+    answer = demo.call("POST", "/orders", {"items": [{"priceId": tshirt["priceId"]}],
+                                           "sellerId": seller["sellerId"]})
+    order = answer.body or {}
+    demo.expect(answer.status == 201 and order.get("sellerId") == seller["sellerId"],
+                f"POST /orders -> {answer.status}: {order.get('amount')} {order.get('currency')}, platform fee "
+                f"{order.get('applicationFeeAmount')}")
+    pay = demo.call("POST", "/checkout", {"orderId": order["orderId"]}).body
+    confirmed = demo.confirm_card(pay["clientSecret"], "pm_card_visa")
+    demo.expect(confirmed.body.get("status") == "succeeded",
+                f"a destination charge to {seller['stripeAccountId']} succeeded")
+    demo.wait_until(lambda: (demo.order(order["orderId"])["payments"][0].get("stripeTransferId") or "") != "",
+                    "the order reads paid, with the transfer to the seller recorded")
+    payment = demo.order(order["orderId"])["payments"][0]
+    demo.show(f"payment {payment['paymentId']}: fee {payment['applicationFeeAmount']}, seller's share "
+              f"{payment['transferAmount']}, transfer {payment['stripeTransferId']}")
+
+    demo.say("Ada refunds a quarter: the seller gives back a quarter of his share, the platform of its fee")
+    quarter = payment["amount"] // 4
+    answer = demo.call("POST", "/refunds", {"paymentId": payment["paymentId"], "refundAmount": quarter},
+                       user=ADA, admin=True)
+    demo.expect(answer.status == 202, f"POST /refunds of {quarter} -> {answer.status}")
+    demo.wait_until(lambda: demo.order(order["orderId"])["status"] == "partially_refunded",
+                    "the refund lands: partially_refunded")
+    client = demo.stripe_admin()
+    transfer = client.v1.transfers.retrieve(payment["stripeTransferId"])
+    demo.expect(transfer.amount_reversed > 0 and transfer.amount_reversed <= payment["transferAmount"] // 4 + 1,
+                f"Stripe reversed {transfer.amount_reversed} of the {transfer.amount} transferred")
+
+
+def section_usage(demo: Demo) -> None:
+    if "UsageFunction" not in demo.config.get("functions", []):
+        raise Skip("UsageFunction is not in template.yaml")
+    client = demo.stripe_admin()
+    meters = [m for m in client.v1.billing.meters.list({"limit": 100}).data if m.event_name == "api_calls"]
+    meter = meters[0] if meters else client.v1.billing.meters.create(
+        {"display_name": "API calls", "event_name": "api_calls", "default_aggregation": {"formula": "sum"}})
+    erin = _unique("erin")
+    _subscribed(demo, erin)  # a Stripe customer to bill
+    key = f"{erin}-usage-1"
+    demo.say(f"The app's backend reports 42 API calls for {erin}, then sends the same report again")
+    first = demo.call("POST", "/usage", {"userId": erin, "meter": "api_calls", "value": 42, "idempotencyKey": key},
+                      user=ADA, admin=True)
+    again = demo.call("POST", "/usage", {"userId": erin, "meter": "api_calls", "value": 42, "idempotencyKey": key},
+                      user=ADA, admin=True)
+    demo.expect(first.status == again.status == 202 and first.body == again.body,
+                f"POST /usage twice -> {first.status}, {again.status}: one report, identifier "
+                f"{(first.body or {}).get('identifier')}")
+    received = http("GET", f"{demo.config['stripe']}/_test/billing/meter_events?event_name=api_calls",
+                    headers={"authorization": f"Bearer {EMULATOR_SECRET_KEY}"}).body
+    mine = [e for e in received["data"] if e["identifier"] == first.body["identifier"]]
+    demo.expect(len(mine) == 1 and mine[0]["counted"], f"Stripe's meter {meter.id} counted it once")
+
+
+def _subscribed(demo: Demo, user: str) -> dict[str, Any]:
+    """``user`` subscribed to the membership with its first invoice paid (a Stripe customer, an active
+    subscription)."""
+    membership = demo.price(recurring=True)
+    order = demo.call("POST", "/orders", {"items": [{"priceId": membership["priceId"]}]}, user=user).body
+    sub = demo.call("POST", "/subscriptions", {"orderId": order["orderId"], "priceId": membership["priceId"]},
+                    user=user).body
+    demo.confirm_card(sub["clientSecret"], "pm_card_visa")
+    demo.wait_until(lambda: (demo.order(order["orderId"], user=user).get("subscription") or {}).get("status")
+                    == "active", f"{user}'s subscription is active")
+    return order
+
+
+def section_attempt_limit(demo: Demo) -> None:
+    dave = _unique("dave")
+    demo.say(f"{dave} tries ten payments in a row (a card tester would try hundreds)")
+    statuses = [demo.call("POST", "/checkout", {"orderId": "ord_guess"}, user=dave).status for _ in range(10)]
+    demo.expect(statuses == [404] * 10, "ten attempts answered (404: no such order), each counted")
+    demo.say("The 11th attempt within the window")
+    answer = demo.call("POST", "/checkout", {"orderId": "ord_guess"}, user=dave)
+    code = ((answer.body or {}).get("error") or {}).get("code")
+    demo.expect(answer.status == 429 and code == "too_many_attempts" and answer.headers.get("retry-after"),
+                f"POST /checkout -> {answer.status} {code}, Retry-After: {answer.headers.get('retry-after')} s")
+    demo.expect(demo.call("POST", "/checkout", {"orderId": "ord_guess"}).status != 429,
+                "Alice, another user, is not affected")
+
+
+def section_privacy(demo: Demo) -> None:
+    if "PrivacyFunction" not in demo.config.get("functions", []):
+        raise Skip("PrivacyFunction is not in template.yaml")
+    frank = _unique("frank")
+    demo.say(f"{frank} has a paid order and an active subscription")
+    tshirt = demo.price(recurring=False)
+    order = demo.call("POST", "/orders", {"items": [{"priceId": tshirt["priceId"]}],
+                                          "description": "a gift for my sister"}, user=frank).body
+    pay = demo.call("POST", "/checkout", {"orderId": order["orderId"]}, user=frank).body
+    demo.confirm_card(pay["clientSecret"], "pm_card_visa")
+    demo.wait_until(lambda: demo.order(order["orderId"], user=frank)["status"] == "paid", "the order reads paid")
+    subscription_order = _subscribed(demo, frank)
+
+    demo.say(f"{frank} asks for his data")
+    export = demo.call("GET", "/me/export", user=frank).body or {}
+    demo.expect(len(export.get("orders", [])) == 2 and len(export.get("subscriptions", [])) == 1,
+                f"GET /me/export: {len(export.get('orders', []))} orders, {len(export.get('subscriptions', []))} "
+                f"subscription, cards {[(m['brand'], m['last4']) for m in export.get('paymentMethods', [])]}")
+
+    demo.say(f"{frank} asks to be erased")
+    answer = demo.call("DELETE", "/me", user=frank)
+    demo.expect(answer.status == 204, f"DELETE /me -> {answer.status}")
+    demo.expect(demo.call("GET", "/orders", user=frank).body == {"orders": [], "nextCursor": None},
+                "his GET /orders is empty")
+    kept = demo.call("GET", f"/orders/{order['orderId']}", user=ADA, admin=True).body
+    anonymous = kept["userId"].startswith("erased_") and kept["description"] == ""
+    demo.expect(anonymous and kept["amount"] == order["amount"],
+                f"the order stays for the accounts: {kept['amount']} {kept['currency']}, {kept['status']}, "
+                f"user {kept['userId'][:20]}..., no description")
+    demo.wait_until(lambda: (demo.call("GET", f"/orders/{subscription_order['orderId']}", user=ADA, admin=True)
+                             .body.get("subscription") or {}).get("status") == "canceled",
+                    "his Stripe customer is deleted, which ended the subscription")
+    demo.expect(demo.call("DELETE", "/me", user=frank).status == 204, "DELETE /me again -> 204 (nothing left)")
+
+
 @dataclass(frozen=True)
 class Section:
     title: str
@@ -557,6 +709,10 @@ SECTIONS: tuple[Section, ...] = (
     Section("Billing: entitlements, a plan change and its adjustment order, a saved card, the portal, a trial",
             section_billing),
     Section("A lost webhook, recovered by the reconciler", section_lost_webhook),
+    Section("A marketplace: a seller, a destination charge with the platform's fee, a refund", section_marketplace),
+    Section("Usage billing: one report sent twice, counted once", section_usage),
+    Section("The payment attempt limit", section_attempt_limit),
+    Section("Privacy: export and erasure", section_privacy),
 )
 
 

@@ -71,6 +71,7 @@ READY_PREFIX = "LOCAL_STACK_READY "
 STACK_NAME = "payments-local-stack"
 EMULATOR_SECRET_KEY = "sk_test_stripe_emulator"  # the emulator accepts any sk_ key; these are not secrets
 EMULATOR_PUBLISHABLE_KEY = "pk_test_local"
+LOCAL_PSEUDONYM_KEY = "local-pseudonym-key-for-erased-users-not-a-secret"  # erasure's HMAC key, locally
 STRIPE_JS_URL = "https://js.stripe.com/v3/"
 ENV_FILE = REPO_ROOT / "env.local.json"
 DOCKER_HOST = "host.docker.internal"
@@ -155,6 +156,8 @@ def local_environment(
         "POWERTOOLS_LOG_LEVEL": log_level,
         "STRIPE_SECRET_KEY": stripe.secret_key,
         "STRIPE_PUBLISHABLE_KEY": stripe.publishable_key,
+        "PSEUDONYM_KEY": LOCAL_PSEUDONYM_KEY,
+        "PLATFORM_FEE_BPS": "1000",  # the demo marketplace's fee: 10% (the template's default is 0)
     })
     if stripe_url:
         env["STRIPE_API_BASE"] = stripe_url
@@ -409,7 +412,9 @@ class LocalStack:
         for function in self.functions:
             if function.function_url:
                 hook = self.webhooks.get(function.webhook_endpoint or "")
-                what = f"Stripe webhook '{function.webhook_endpoint}'" if function.webhook_endpoint else ""
+                kind = ("Stripe Connect webhook" if hook and hook.get("connect") else
+                        "Stripe event destination (thin)" if hook and hook.get("thin") else "Stripe webhook")
+                what = f"{kind} '{function.webhook_endpoint}'" if function.webhook_endpoint else ""
                 if hook:
                     what += f", {len(hook['events'])} event types ({hook['id']})"
                 lines.append(f"                   {function.logical_id:<30} {self.api_url}{function.url_path}   {what}")
@@ -421,8 +426,9 @@ class LocalStack:
                          f"{self.api_url}/_local/webhooks/payment/down?seconds=120   (the reconciler recovers)")
         else:
             lines.append("  Stripe         test mode at api.stripe.com (keys from STRIPE_SECRET_KEY / "
-                         "STRIPE_PUBLISHABLE_KEY). One stripe listen serves the four callbacks:")
-            lines.append(f"                   stripe listen --forward-to {self.api_url}/_local/{FORWARD_ROUTE}")
+                         "STRIPE_PUBLISHABLE_KEY). One stripe listen serves the callbacks:")
+            flags = self.local_webhooks.listen_flags() if self.local_webhooks else ""
+            lines.append(f"                   stripe listen {flags}")
             if not self.options.stripe.webhook_secrets:
                 lines.append("                 start it with STRIPE_WEBHOOK_SECRET=$(stripe listen --print-secret) "
                              "set (the callbacks verify its signatures)")

@@ -7,7 +7,10 @@ and endpoints that can be taken down.
   signing secrets Stripe answers with go into the functions' environment (``STRIPE_WEBHOOK_SECRET_<NAME>``),
   as the custom resource writes them into each callback's secret. When a callback or the layer is reloaded the
   registration is synced again (its event types may have changed).
-* ``POST /_local/stripe-events``: one URL for ``stripe listen --forward-to`` (Stripe test mode): each event is
+* An event destination with thin payloads (the usage callback's meter error reports) is registered at the
+  emulator directly (extension 24), with the secret the function's environment holds.
+* ``POST /_local/stripe-events``: one URL for ``stripe listen --forward-to`` and ``--forward-connect-to`` (Stripe
+  test mode; thin events go to their callback with ``--forward-thin-to``): each event is
   handed, as a Function URL request with its signature, to the callback whose rules handle its type
   (``payments.webhooks.endpoints``); the callback verifies it. A type no callback handles answers 200
   ``ignored``, as the callbacks do.
@@ -67,6 +70,7 @@ class LocalWebhooks:
             for function in self.functions.values():  # every function agrees, so switching costs no cache reset
                 environment: Any = function.environment
                 environment[f"STRIPE_WEBHOOK_SECRET_{name.upper()}"] = secret
+        self._register_thin_destinations()
         client = self.emulator.client()
         for endpoint in client.v1.webhook_endpoints.list({"limit": 100}).auto_paging_iter():
             metadata = endpoint.metadata.to_dict() if endpoint.metadata else {}
@@ -75,6 +79,42 @@ class LocalWebhooks:
                 self.endpoints[name] = {"id": endpoint.id, "function": self.callbacks()[name].logical_id,
                                         "url": endpoint.url, "events": list(endpoint.enabled_events)}
         return self.endpoints
+
+    def _thin_callbacks(self) -> dict[str, tuple[LocalFunction, Any]]:
+        """The callbacks outside the map of snapshot endpoints: event destinations with thin payloads (usage),
+        each with its handler's endpoint (``payload == "thin"``, ``rules`` by event type)."""
+        from payments.webhooks import endpoints  # the layer is mounted by the runtime
+
+        found = {}
+        for name, function in self.callbacks().items():
+            if name in endpoints.NAMES:
+                continue
+            handler = getattr(self.runtime.module(function), "endpoint", None)
+            if getattr(handler, "payload", "") == "thin":
+                found[name] = (function, handler)
+        return found
+
+    def _register_thin_destinations(self) -> None:
+        """An event destination with thin payloads for each thin callback, at the emulator (extension 24): the
+        product registers no thin destination itself (README, "Usage-based billing"), so make dev does."""
+        assert self.emulator is not None
+        for name, (function, handler) in self._thin_callbacks().items():
+            url = f"{self.api_url}{function.url_path}"
+            secret = str(function.environment.get(f"STRIPE_WEBHOOK_SECRET_{name.upper()}") or "")
+            events = sorted(getattr(handler, "rules", {}) or {}) or None
+            self.emulator.register_webhook(name, url, secret, events, thin=True)
+            self.endpoints[name] = {"id": name, "function": function.logical_id, "url": url,
+                                    "events": events or ["*"], "thin": True}
+
+    def listen_flags(self) -> str:
+        """What ``stripe listen`` takes to serve every callback (Stripe test mode): the platform's and the
+        connected accounts' events to the forwarding route, thin events to their callback."""
+        route = f"{self.api_url}/_local/{FORWARD_ROUTE}"
+        flags = f"--forward-to {route} --forward-connect-to {route}"
+        for function, handler in self._thin_callbacks().values():
+            events = ",".join(sorted(getattr(handler, "rules", {}) or {})) or "'*'"
+            flags += f" --thin-events {events} --forward-thin-to {self.api_url}{function.url_path}"
+        return flags
 
     def on_load(self, function: LocalFunction) -> None:
         """A callback (or the layer) was reloaded: sync again soon (not now: an invocation is in progress)."""

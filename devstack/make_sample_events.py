@@ -470,7 +470,7 @@ def eventbridge_samples() -> dict[str, dict[str, Any]]:
 def webhook_registration_samples() -> dict[str, dict[str, Any]]:
     """CloudFormation's Create, Update and Delete of the StripeWebhooks custom resource (RegisterStripeWebhooks).
     ``sam local invoke`` answers the response URL itself: point ``ResponseURL`` at something that takes a PUT."""
-    names = ("payment", "refund", "subscription", "renewal")
+    names = ("payment", "refund", "subscription", "renewal", "connect")
     properties = {"CodeVersion": "1", "Endpoints": {
         n: {"Url": EXAMPLE_CALLBACK_URL.format(n), "SecretArn": EXAMPLE_SECRET_ARN.format(n)} for n in names}}
     response_url = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/example?X-Amz-Signature=x"
@@ -633,13 +633,65 @@ def billing_callback_samples() -> dict[str, dict[str, Any]]:
     }
 
 
+# --- marketplace, usage billing, privacy ----------------------------------------------------------------------
+
+SELLER_ID = "sel_01JEXAMPLE00000000000000"
+ACCOUNT_ID = "acct_1QEXAMPLE00000001"
+SELLER_RETURN_URL = "http://127.0.0.1:3000/demo/?onboarded=1"
+METER_EVENT_NAME = "api_calls"
+METER_ID = "mtr_1QEXAMPLE000000000001"
+THIN_EVENT_ID = "evt_test_65REXAMPLE000000000000001"
+
+
+def marketplace_samples() -> dict[str, dict[str, Any]]:
+    account = stripe_object(
+        "account", id=ACCOUNT_ID, type="express", charges_enabled=True, payouts_enabled=True, details_submitted=True,
+        metadata={"sellerId": SELLER_ID}, created=SAMPLE_EPOCH - 3600,
+        requirements={"alternatives": [], "current_deadline": None, "currently_due": [], "disabled_reason": None,
+                      "errors": [], "eventually_due": [], "past_due": [], "pending_verification": []})
+    name = "connect_callback/account_updated"
+    event = stripe_event("account.updated", account, event_id=_event_id(name), created=SAMPLE_EPOCH,
+                         api_version=SAMPLE_API_VERSION,
+                         previous_attributes={"charges_enabled": False, "payouts_enabled": False})
+    event["account"] = ACCOUNT_ID  # a Connect endpoint's event: about the connected account
+    return {
+        "sellers/become_seller.json": _http("sellers/become_seller", "POST", "/sellers", _alice(),
+                                            body={"returnUrl": SELLER_RETURN_URL}),
+        "sellers/my_seller.json": _http("sellers/my_seller", "GET", "/sellers/me", _alice()),
+        f"{name}.json": signed_webhook_event(event, LOCAL_WEBHOOK_SECRETS["connect"], timestamp=SAMPLE_EPOCH + 1,
+                                             request_id=_lambda_request_id(name)),
+    }
+
+
+def usage_samples() -> dict[str, dict[str, Any]]:
+    name = "usage_callback/meter_error_report"
+    thin = {"id": THIN_EVENT_ID, "object": "v2.core.event", "type": "v1.billing.meter.error_report_triggered",
+            "livemode": False, "created": "2026-11-01T10:00:00.000Z", "context": None, "reason": None,
+            "related_object": {"id": METER_ID, "type": "billing.meter", "url": f"/v1/billing/meters/{METER_ID}"}}
+    return {
+        "usage/report_usage.json": _http("usage/report_usage", "POST", "/usage", _ada(), body={
+            "userId": USER_ID, "meter": METER_EVENT_NAME, "value": 25, "idempotencyKey": "usage-2026-11-01-0001"}),
+        f"{name}.json": signed_webhook_event(thin, LOCAL_WEBHOOK_SECRETS["usage"], timestamp=SAMPLE_EPOCH + 1,
+                                             request_id=_lambda_request_id(name)),
+    }
+
+
+def privacy_samples() -> dict[str, dict[str, Any]]:
+    return {
+        "privacy/export_me.json": _http("privacy/export_me", "GET", "/me/export", _alice()),
+        "privacy/erase_me.json": _http("privacy/erase_me", "DELETE", "/me", _alice()),
+        "privacy/erase_user.json": _http("privacy/erase_user", "DELETE", "/users/{userId}", _ada(),
+                                         path_params={"userId": USER_ID}),
+    }
+
+
 def build_samples() -> dict[str, dict[str, Any]]:
     """Every sample this script owns, by path relative to ``events/``."""
     return {**order_samples(), **checkout_samples(), **payment_callback_samples(), **refund_samples(),
             **refund_callback_samples(), **subscription_samples(), **subscription_callback_samples(),
             **renewal_callback_samples(), **event_publisher_samples(), **live_samples(), **billing_samples(),
             **billing_callback_samples(), **reconcile_samples(), **eventbridge_samples(),
-            **webhook_registration_samples()}
+            **webhook_registration_samples(), **marketplace_samples(), **usage_samples(), **privacy_samples()}
 
 
 def render(event: dict[str, Any]) -> str:

@@ -5,12 +5,12 @@
   ``ending_before`` (an event id: the next older / newer page). localstripe lists oldest first and has no
   ``types[]``.
 - **Webhook endpoints** (``/v1/webhook_endpoints``): create (``url``, ``enabled_events[]`` (``*`` for all),
-  ``api_version``, ``description``, ``metadata``; the answer alone carries the signing secret ``secret``,
-  ``whsec_...``), retrieve, update (``url``, ``enabled_events``, ``description``, ``metadata``, ``disabled``;
-  Stripe cannot change ``api_version``, nor can this), delete, list. Events are delivered to each enabled
-  endpoint whose ``enabled_events`` take the event's type, signed with its own secret, as to the endpoints
-  registered with localstripe's ``/_config/webhooks/{id}`` (which keep working). An endpoint wiped by
-  ``DELETE /_config/data`` gets nothing more.
+  ``connect`` (extension 24), ``api_version``, ``description``, ``metadata``; the answer alone carries the
+  signing secret ``secret``, ``whsec_...``), retrieve, update (``url``, ``enabled_events``, ``description``,
+  ``metadata``, ``disabled``; Stripe cannot change ``api_version`` or ``connect``, nor can this), delete, list.
+  Events are delivered to each enabled endpoint whose ``enabled_events`` take the event's type, signed with its own
+  secret, as to the endpoints registered with localstripe's ``/_config/webhooks/{id}`` (which keep working). An
+  endpoint wiped by ``DELETE /_config/data`` gets nothing more.
 - **An endpoint that is down** (test helpers, API key required): ``POST /_test/webhook_endpoints/{id}/down``
   (optional ``seconds``: down for that long, else until ``/up``) and ``POST /_test/webhook_endpoints/{id}/up``,
   for a ``we_`` endpoint or a ``/_config/webhooks`` id alike. While it is down its deliveries are lost: Stripe
@@ -41,7 +41,9 @@ from aiohttp import web
 from localstripe import webhooks
 from localstripe.resources import Event, List, StripeObject, store, try_convert_to_int
 
+from devstack.stripe_emulator import connect
 from devstack.stripe_emulator.common import as_metadata, as_str, get_or_404, invalid, missing, reject_unknown
+from devstack.stripe_emulator.connect import _endpoint_kinds as _connect_kinds
 
 MAX_TYPES = 20
 DELIVERY_TIMEOUT_SECONDS = 30
@@ -114,7 +116,7 @@ class WebhookEndpoint(StripeObject):
     _id_prefix = "we_"
 
     def __init__(self, url: Any = None, enabled_events: Any = None, api_version: Any = None,
-                 description: Any = None, metadata: Any = None, **rest: Any):
+                 description: Any = None, metadata: Any = None, connect: Any = None, **rest: Any):
         reject_unknown(rest, what="webhook endpoints")
         _check_url(url)
         events = _check_events(enabled_events)
@@ -127,6 +129,8 @@ class WebhookEndpoint(StripeObject):
         self.status = "enabled"
         self.application = None
         self.secret = "whsec_" + secrets.token_hex(24)  # shown once: in the create answer
+        # connect=true: a Connect endpoint, for the connected accounts' events (set at creation only, as at Stripe)
+        _connect_kinds[self.id] = {"connect": str(connect).lower() == "true", "thin": False}
         _register(self)
 
     def _export(self, expand: Any = None) -> dict[str, Any]:
@@ -242,6 +246,8 @@ def _targets(event: Any, only: str | None = None) -> list[tuple[str, Any]]:
         if only is not None and endpoint_id != only:
             continue
         if hook.events is not None and event.type not in hook.events:
+            continue
+        if not connect.wants(endpoint_id, event):  # extension 24: platform, Connect and thin endpoints
             continue
         targets.append((endpoint_id, hook))
     return targets

@@ -4,6 +4,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from payments.billing import entitlements, payment_methods, portal
 from payments.core.http import api_handler, create_app, current_caller, json_body, json_response
+from payments.limits.attempts import count_payment_attempt
 
 app = create_app()
 
@@ -15,7 +16,9 @@ def open_portal():
 
 @app.post("/payment-methods/setup")
 def setup_payment_method():
-    return json_response(201, payment_methods.start_setup(current_caller(app)))
+    caller = current_caller(app)
+    count_payment_attempt(caller)  # saving a card is a payment attempt too (429 past the limit)
+    return json_response(201, payment_methods.start_setup(caller))
 
 
 @app.get("/payment-methods")

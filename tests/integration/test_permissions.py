@@ -2,11 +2,12 @@
 code performs, on the tables and indexes it performs them on.
 
 A scenario runs every function through its real flows (orders, both checkout modes, a payment, an admin's refund,
-a Dashboard refund, a subscription with its first invoice, a renewal, cancel and resume, client retries), with the
-emulator's webhooks delivered to the callbacks. Every DynamoDB request is recorded against the function that
-made it and translated into the IAM actions it needs (a transaction needs each item's action; TransactGetItems
-needs GetItem). Then: nothing used is missing from the template, and nothing granted is unused, except the grants
-listed below for paths the scenario cannot reach without breaking something on purpose.
+a Dashboard refund, a subscription with its first invoice, a renewal, cancel and resume, client retries; a seller
+onboarded through Connect and an order paid to them; usage reports and a meter's error report; an export and an
+erasure), with the emulator's webhooks delivered to the callbacks. Every DynamoDB request is recorded against the
+function that made it and translated into the IAM actions it needs (a transaction needs each item's action;
+TransactGetItems needs GetItem). Then: nothing used is missing from the template, and nothing granted is unused,
+except the grants listed below for paths the scenario cannot reach without breaking something on purpose.
 
 Secrets are checked from the template: each callback reads only its own signing secret, and only the functions
 that call Stripe read the API keys.
@@ -28,7 +29,7 @@ from devstack.template import load_template
 from payments.data import store
 from payments.data.models import PaymentRecord
 from payments.refunds.api import new_refund
-from tests.support.api import ADMIN, ALICE, call, get_order
+from tests.support.api import ADMIN, ALICE, BOB, call, get_order
 from tests.support.invoke import invoke
 from tests.support.records import given_second_tab
 
@@ -40,7 +41,9 @@ HANDLERS = {"orders": "OrdersFunction", "checkout": "CheckoutFunction", "refund"
             "subscription_callback": "SubscriptionCallbackFunction", "renewal_callback": "RenewalCallbackFunction",
             "event_publisher": "EventPublisherFunction", "on_order_paid": "OnOrderPaidFunction",
             "live_connect": "LiveConnectFunction", "live_notify": "LiveNotifyFunction", "billing": "BillingFunction",
-            "reconcile": "ReconcileFunction"}
+            "reconcile": "ReconcileFunction",
+            "sellers": "SellersFunction", "connect_callback": "ConnectCallbackFunction", "usage": "UsageFunction",
+            "usage_callback": "UsageCallbackFunction", "privacy": "PrivacyFunction"}
 
 EVENTS_AND_LIVE = ("EventPublisherFunction", "OnOrderPaidFunction", "LiveConnectFunction", "LiveNotifyFunction")
 
@@ -63,6 +66,9 @@ UNREACHED: dict[str, set[tuple[str, str]]] = {
     "OnOrderPaidFunction": _IDEMPOTENCY_FALLBACKS,  # a consumer that raised; a kept answer read back
     # a lost subscription event without our metadata (found by its Stripe id); kept answers' fallbacks
     "ReconcileFunction": {("Query", "RecurringPaymentsTable/byStripeSubscription")} | _IDEMPOTENCY_FALLBACKS,
+    "SellersFunction": _IDEMPOTENCY_FALLBACKS,
+    "UsageFunction": _IDEMPOTENCY_FALLBACKS,
+    "PrivacyFunction": _IDEMPOTENCY_FALLBACKS,
 }
 
 
@@ -136,7 +142,8 @@ class Recorder:
 def recorder(monkeypatch, orders_handler, checkout_handler, refund_handler, subscribe_handler,
              cancel_subscription_handler, payment_callback_handler, refund_callback_handler,
              subscription_callback_handler, renewal_callback_handler, event_publisher_handler, on_order_paid_handler,
-             live_connect_handler, live_notify_handler, billing_handler, reconcile_handler):
+             live_connect_handler, live_notify_handler, billing_handler, reconcile_handler, sellers_handler,
+             connect_callback_handler, usage_handler, usage_callback_handler, privacy_handler):
     recorder = Recorder()
     modules = {"orders": orders_handler, "checkout": checkout_handler, "refund": refund_handler,
                "subscribe": subscribe_handler, "cancel_subscription": cancel_subscription_handler,
@@ -144,7 +151,9 @@ def recorder(monkeypatch, orders_handler, checkout_handler, refund_handler, subs
                "subscription_callback": subscription_callback_handler, "renewal_callback": renewal_callback_handler,
                "event_publisher": event_publisher_handler, "on_order_paid": on_order_paid_handler,
                "live_connect": live_connect_handler, "live_notify": live_notify_handler, "billing": billing_handler,
-               "reconcile": reconcile_handler}
+               "reconcile": reconcile_handler,
+               "sellers": sellers_handler, "connect_callback": connect_callback_handler, "usage": usage_handler,
+               "usage_callback": usage_callback_handler, "privacy": privacy_handler}
     for folder, module in modules.items():
         monkeypatch.setattr(module, "lambda_handler", recorder.wrap(HANDLERS[folder], module.lambda_handler))
     monkeypatch.setattr(BaseClient, "_make_api_call", lambda client, op, params: recorder.call(client, op, params))
@@ -160,7 +169,8 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypat
                                                               checkout_handler, refund_handler, subscribe_handler,
                                                               cancel_subscription_handler, payment_callback_handler,
                                                               subscription_callback_handler, renewal_callback_handler,
-                                                              billing_handler, reconcile_handler):
+                                                              billing_handler, reconcile_handler, sellers_handler,
+                                                              usage_handler, privacy_handler):
     handlers = {"payment_callback": payment_callback_handler, "subscription_callback": subscription_callback_handler,
                 "renewal_callback": renewal_callback_handler}
     from devstack.stripe_emulator_billing import advance_subscription
@@ -256,7 +266,8 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypat
     assert any(r["refundId"] == f"ref_{lost_refund.id}" for r in get_order(orders_handler, order["orderId"]).body[
         "refunds"])
     _events_and_live_scenario(published, monkeypatch)
-
+    _marketplace_usage_and_privacy(live, stripe_env, catalog, orders_handler, checkout_handler, sellers_handler,
+                                   usage_handler, privacy_handler)
     allowed = granted()
     for function in HANDLERS.values():
         used, grants = recorder.used[function], allowed[function]
@@ -318,10 +329,14 @@ def _billing_scenario(live, stripe_env, catalog, pro, started, orders_handler, c
 def test_each_callback_reads_only_its_own_signing_secret_and_the_api_key_only_if_it_calls_stripe():
     resources = load_template()["Resources"]
     calls_stripe = {"PaymentCallbackFunction": True, "RefundCallbackFunction": True,
-                    "SubscriptionCallbackFunction": True, "RenewalCallbackFunction": False}
+                    "SubscriptionCallbackFunction": True, "RenewalCallbackFunction": False,
+                    "ConnectCallbackFunction": True, "UsageCallbackFunction": True}
     own = {"PaymentCallbackFunction": "PaymentWebhookSecret", "RefundCallbackFunction": "RefundWebhookSecret",
            "SubscriptionCallbackFunction": "SubscriptionWebhookSecret",
-           "RenewalCallbackFunction": "RenewalWebhookSecret"}
+           "RenewalCallbackFunction": "RenewalWebhookSecret", "ConnectCallbackFunction": "ConnectWebhookSecret",
+           "UsageCallbackFunction": "UsageWebhookSecret"}
+    # Besides the API keys, only the privacy function reads a secret: the key of erased users' pseudonyms
+    extra = {"PrivacyFunction": {"PseudonymSecret"}}
     for function in HANDLERS.values():
         readable = set()
         for policy in resources[function]["Properties"]["Policies"]:
@@ -336,8 +351,9 @@ def test_each_callback_reads_only_its_own_signing_secret_and_the_api_key_only_if
             assert env["STRIPE_WEBHOOK_SECRET_ARN"] == {"Ref": own[function]}
         else:
             # the API functions call Stripe; the functions of events and live status never do
-            expected = set() if function in EVENTS_AND_LIVE else {"StripeSecretArn"}
+            expected = (set() if function in EVENTS_AND_LIVE else {"StripeSecretArn"}) | extra.get(function, set())
             assert "STRIPE_WEBHOOK_SECRET_ARN" not in env
+            assert ("PSEUDONYM_SECRET_ARN" in env) == (function in extra), function
         assert readable == expected, function
         assert ("STRIPE_SECRET_ARN" in env) == ("StripeSecretArn" in expected), function
 
@@ -345,7 +361,7 @@ def test_each_callback_reads_only_its_own_signing_secret_and_the_api_key_only_if
 def test_each_public_function_url_has_its_own_concurrency_bound():
     resources = load_template()["Resources"]
     for function in ("PaymentCallbackFunction", "RefundCallbackFunction", "SubscriptionCallbackFunction",
-                     "RenewalCallbackFunction"):
+                     "RenewalCallbackFunction", "ConnectCallbackFunction", "UsageCallbackFunction"):
         properties = resources[function]["Properties"]
         assert properties["FunctionUrlConfig"]["AuthType"] == "NONE"
         assert properties["ReservedConcurrentExecutions"]["Fn::If"][1] == {"Ref": "CallbackReservedConcurrency"}
@@ -409,3 +425,44 @@ def test_the_live_authorizer_reads_no_table_and_no_secret():
     properties = load_template()["Resources"]["LiveAuthorizerFunction"]["Properties"]
     assert "Policies" not in properties
     assert "STRIPE_SECRET_ARN" not in properties["Environment"]["Variables"]
+
+def _marketplace_usage_and_privacy(live, stripe_env, catalog, orders_handler, checkout_handler, sellers_handler,
+                                   usage_handler, privacy_handler):
+    """The scenario's second part: a seller onboarded (Connect) and paid by a buyer; usage reported (retried) and a
+    meter's error report; an export and an erasure."""
+    from devstack.stripe_emulator import onboard_account, trigger_meter_error_report
+
+    client = stripe_env.client()
+    body = {"returnUrl": "http://127.0.0.1/back"}
+    seller = call(sellers_handler, "POST", "/sellers", user=BOB, body=body, headers={"Idempotency-Key": "s-2"}).body
+    assert call(sellers_handler, "POST", "/sellers", user=BOB, body=body).status == 201
+    onboard_account(stripe_env, seller["stripeAccountId"])
+    _until(live, lambda: call(sellers_handler, "GET", "/sellers/me", user=BOB).body["status"] == "active",
+           "the seller never became active")
+    art = catalog.price(5000, name="Print")
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": art.id}],
+                                                          "sellerId": seller["sellerId"]}).body
+    paying = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}).body
+    intent_id = paying["clientSecret"].split("_secret_")[0]
+    client.v1.payment_intents.update(intent_id, {"payment_method": "pm_card_visa"})
+    client.v1.payment_intents.confirm(intent_id)
+    _until(live, lambda: get_order(orders_handler, order["orderId"]).body["status"] == "paid", "never paid")
+
+    meter = client.v1.billing.meters.create({"display_name": "API", "event_name": "api_calls",
+                                             "default_aggregation": {"formula": "sum"}})
+    usage = {"userId": ALICE, "meter": "api_calls", "value": 4, "idempotencyKey": "u-1"}
+    for _ in range(2):
+        answer = call(usage_handler, "POST", "/usage", user=ADMIN, admin=True, body=usage,
+                      headers={"Idempotency-Key": "u-http-1"})
+        assert answer.status == 202, answer.body
+    assert call(usage_handler, "POST", "/usage", user=ADMIN, admin=True, body=usage).status == 202
+    trigger_meter_error_report(stripe_env, meter.id)
+    _until(live, lambda: any(d.path == "/usage" and '"processed"' in d.body for d in live.deliveries),
+           "the meter's error report never arrived")
+
+    assert call(privacy_handler, "GET", "/me/export").status == 200
+    erased = call(privacy_handler, "DELETE", "/users/{userId}", user=ADMIN, admin=True, path={"userId": BOB},
+                  headers={"Idempotency-Key": "e-1"})
+    assert erased.status == 204, erased.body
+    erased = call(privacy_handler, "DELETE", "/me", headers={"Idempotency-Key": "e-2"})
+    assert erased.status == 204, erased.body

@@ -170,6 +170,7 @@ def _records() -> dict[str, Any]:
                                                      price_id="price_1"),
                                          InvoiceLine(description="Unused time", amount=-500, proration=True)],
         created_at=stamp, updated_at=stamp, created_sort=f"{stamp}#ord_01JEXAMPLE00000000000000",
+        seller_id="sel_1", application_fee_amount=199,  # a marketplace order
     )
     failed = PaymentRecord(
         "pay_1", order_id=order.order_id, user_id="user-alice", amount=1999, currency="usd",
@@ -180,11 +181,13 @@ def _records() -> dict[str, Any]:
         "pay_2", order_id=order.order_id, user_id="user-alice", amount=1999, currency="usd",
         mode="payment_intent", status="succeeded", stripe_payment_intent_id="pi_1", amount_refunded=500,
         payment_method_id="pm_1", discount=Discount(promotion_code="FALL25", promotion_code_id="promo_1", amount=500),
-        created_at="2026-11-22T10:00:01.000Z", updated_at=stamp,
+        created_at="2026-11-22T10:00:01.000Z", updated_at=stamp, destination_account_id="acct_1",
+        application_fee_amount=199, transfer_amount=1800, stripe_transfer_id="tr_1",
     )
     refund = RefundRecord(
         "ref_1", payment_id="pay_2", order_id=order.order_id, amount=500, currency="usd", status="failed",
         stripe_refund_id="re_1", failure_reason="lost_or_stolen_card", created_at=stamp, updated_at=stamp,
+        reverse_transfer=True, stripe_transfer_reversal_id="trr_1",
     )
     recurring = RecurringPaymentRecord(
         "sub_rec_1", order_id=order.order_id, user_id="user-alice", price_id="price_1", status="active",
@@ -212,8 +215,10 @@ def test_order_schema_is_exactly_what_views_returns(spec: dict[str, Any]) -> Non
     bare = records["order"]
     bare.items, bare.parent_order_id, bare.kind, bare.status = None, None, "one_time", "pending"
     bare.lines, bare.stripe_invoice_id = None, None
+    bare.seller_id = bare.application_fee_amount = None
     minimal = order_view(bare)
-    assert "items" not in minimal and "lines" not in minimal and minimal["subscription"] is None
+    assert "items" not in minimal and "lines" not in minimal and "sellerId" not in minimal
+    assert minimal["subscription"] is None
     assert_valid(spec, "/components/schemas/Order", minimal)
     assert_valid(spec, "/components/schemas/OrderList", {"orders": [full, minimal], "nextCursor": None})
 
@@ -245,6 +250,32 @@ def test_checkout_response_schema_is_exactly_what_checkout_returns(
     assert set(answer) == set(spec["components"]["schemas"]["CheckoutResponse"]["required"])
     assert answer["publishableKey"] == publishable_key
     assert_valid(spec, "/components/schemas/CheckoutResponse", answer)
+
+
+def test_seller_usage_and_export_schemas_are_exactly_what_the_code_returns(spec: dict[str, Any]) -> None:
+    from payments.data.models import SellerRecord, UsageRecord
+    from payments.sellers.views import seller_view
+    from payments.usage.api import usage_view
+
+    stamp = "2026-11-22T10:00:00.000Z"
+    seller = seller_view(SellerRecord("user-alice", seller_id="sel_1", status="active", stripe_account_id="acct_1",
+                                      requirements_due=["external_account"], created_at=stamp, updated_at=stamp))
+    assert set(seller) == _properties(spec, "Seller")
+    assert_valid(spec, "/components/schemas/Seller", seller)
+    usage = usage_view(UsageRecord("use_1", user_id="user-alice", meter="api_calls", value=3, identifier="usage_1",
+                                   request_digest="d", status="sent", created_at=stamp, updated_at=stamp))
+    assert set(usage) == _properties(spec, "UsageReport")
+    records = _records()
+    from payments.orders.views import order_view, subscription_view
+
+    export = {"userId": "user-alice", "orders": [order_view(records["order"], records["payments"])],
+              "subscriptions": [{"orderId": "ord_1", **subscription_view(records["recurring"])}],
+              "paymentMethods": [{"id": "pm_1", "type": "card", "brand": "visa", "last4": "4242", "expMonth": 8,
+                                  "expYear": 2030}],
+              "seller": seller, "usage": [usage],
+              "entitlements": [{"lookupKey": "pro-reports", "featureId": "feat_test_1"}]}
+    assert set(export) == _properties(spec, "UserExport")
+    assert_valid(spec, "/components/schemas/UserExport", export)
 
 
 def test_error_schema_is_what_the_api_answers(spec: dict[str, Any]) -> None:

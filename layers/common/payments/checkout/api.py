@@ -16,6 +16,11 @@ A payment that failed or is being replaced is canceled at Stripe first, so an ol
 beside the new one (if it is anyway, the second payment is refunded automatically). An order takes at most
 ``MAX_CHECKOUT_ATTEMPTS`` payments (409 ``too_many_checkout_attempts``), which also bounds what reading it costs.
 
+An order that names a seller (marketplace) is paid by a destination charge: the seller must still be ``active``
+(409 ``seller_not_active``), and the PaymentIntent carries ``transfer_data.destination`` (the seller's connected
+account) and ``application_fee_amount`` (the order's fee). The payment records the destination, the fee and the
+seller's share when it is reserved, and the transfer's id when the payment callback learns it.
+
 Only an admin's order shows its description at Stripe (on the hosted page, on the PaymentIntent): a user's own
 free text is never shown on Stripe's pages. A catalog order's hosted page lists its prices, which Stripe shows
 with their products' names.
@@ -34,10 +39,14 @@ Saved cards and promotion codes:
   applies to what is charged (400 ``amount_below_minimum`` on ``promotionCode``). A Checkout Session carries the
   code itself (``discounts``), so Stripe shows it on its page.
 
+A marketplace order (one naming a seller) is paid by a destination charge to the seller's connected account,
+with the platform's fee (the order's, never more than what is charged); its seller must be ``active`` (else 409).
+
 Asking again returns the open payment only when it was asked for the same way (mode, saved card, code).
 
-First checkout of an order: three DynamoDB calls and one Stripe call (a saved card adds one GetItem and one
-Stripe read; a promotion code one Stripe read).
+First checkout of an order: three DynamoDB calls and one Stripe call, and the handler's attempt count (one
+UpdateItem, ``payments.limits.attempts``). A saved card adds one GetItem and one Stripe read; a promotion code one
+Stripe read; a seller one Query.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ from payments.data import store
 from payments.data.models import Discount, OrderRecord, PaymentRecord
 from payments.orders.api import on_order
 from payments.record_first import RecordFirst
+from payments.sellers.orders import active_seller
 from payments.stripe import api as stripe_api
 from payments.stripe.client import StripeRejected, StripeResourceMissing
 from payments.stripe.objects import StripeCheckoutSession, StripePaymentIntent
@@ -128,6 +138,7 @@ class Terms:
     customer_id: str | None = None
     payment_method_id: str | None = None
     discount: Discount | None = None
+    destination: str | None = None  # a marketplace order: the seller's connected account
 
     @property
     def promotion_code_id(self) -> str | None:
@@ -146,8 +157,9 @@ def _terms(caller: Caller, order: OrderRecord, request: CheckoutRequest) -> Term
         if int(order.amount) - promotion.amount_off < minimum:
             raise InvalidField("promotionCode", "the discounted amount is below Stripe's minimum charge for "
                                f"{order.currency.upper()}", code="amount_below_minimum")
+    destination = active_seller(order.seller_id).stripe_account_id if order.seller_id else None
     return Terms(customer_id=customer_id, payment_method_id=request.payment_method_id,
-                 discount=promotion.discount() if promotion else None)
+                 discount=promotion.discount() if promotion else None, destination=destination)
 
 
 def _same_terms(payment: PaymentRecord, terms: Terms) -> bool:
@@ -156,7 +168,8 @@ def _same_terms(payment: PaymentRecord, terms: Terms) -> bool:
 
 
 class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
-    """A new payment of ``order`` and its Stripe object (``previous``: the open payment it replaces)."""
+    """A new payment of ``order`` and its Stripe object (``previous``: the open payment it replaces; ``terms``: how
+    the caller pays, and for a marketplace order the seller's connected account)."""
 
     name = "Checkout"
 
@@ -175,6 +188,10 @@ class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
             currency=order.currency, mode=request.mode, status="pending", success_url=request.success_url,
             cancel_url=request.cancel_url, payment_method_id=terms.payment_method_id, discount=terms.discount,
             created_at=now, updated_at=now)
+        if terms.destination is not None:  # a marketplace order: the platform's fee, the rest is the seller's
+            fee = min(int(order.application_fee_amount or 0), amount)
+            payment.destination_account_id, payment.application_fee_amount = terms.destination, fee
+            payment.transfer_amount = amount - fee
         order.open_payment_id = payment.payment_id
         order.payment_ids = [*(order.payment_ids or []), payment.payment_id]
         order.updated_at = now
@@ -193,6 +210,8 @@ class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
         metadata = {"orderId": order.order_id, "paymentId": record.payment_id, "userId": order.user_id}
         # A user's own text is never shown on Stripe's pages; an admin's order description is the admin's.
         admin_text = order.description if not order.items else None
+        destination = (stripe_api.Destination(record.destination_account_id, int(record.application_fee_amount or 0))
+                       if record.destination_account_id else None)
         if record.mode == "checkout_session":
             lines = ([stripe_api.LineItem(quantity=int(i.quantity), price_id=i.price_id) for i in order.items]
                      if order.items else
@@ -200,12 +219,12 @@ class CheckoutAtStripe(RecordFirst[PaymentRecord, StripeAnswer]):
             return stripe_api.create_checkout_session(
                 idempotency_key=idempotency_key, currency=record.currency, lines=lines, metadata=metadata,
                 client_reference_id=order.order_id, success_url=record.success_url or "",
-                cancel_url=record.cancel_url or "",
+                cancel_url=record.cancel_url or "", destination=destination,
                 promotion_code_id=record.discount.promotion_code_id if record.discount is not None else None)
         return stripe_api.create_payment_intent(idempotency_key=idempotency_key, amount=int(record.amount),
                                                 currency=record.currency, metadata=metadata, description=admin_text,
                                                 customer_id=self.terms.customer_id,
-                                                payment_method_id=record.payment_method_id)
+                                                payment_method_id=record.payment_method_id, destination=destination)
 
     def record(self, record: PaymentRecord, answer: StripeAnswer) -> None:
         if isinstance(answer, StripeCheckoutSession):

@@ -8,6 +8,8 @@
   answers 500, so Stripe delivers again a moment later. A Session's PaymentIntent is learnt from the Session.
 - **Forward only**: moves follow ``payments.core.lifecycle``, so a late or reordered event never moves anything
   back (a ``payment_failed`` after ``succeeded`` changes nothing).
+- **Destination charges** (marketplace): a succeeded payment records its transfer to the seller (``tr_...``), from
+  the PaymentIntent's charge (read from Stripe when the payload does not hold it expanded).
 - **Settling**: a succeeded payment settles its order (``payments.orders.settle``): ``paid``, or
   ``amount_mismatch`` when the amount or currency differs from the order's less the payment's discount (a
   promotion code). A second successful payment for an order already paid is recorded and refunded automatically
@@ -18,7 +20,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from payments.core.clock import now_iso, parse_iso, utc_now
@@ -28,6 +30,7 @@ from payments.data import store
 from payments.data.models import OrderRecord, PaymentRecord
 from payments.orders.settle import settle_order
 from payments.refunds import automatic
+from payments.stripe import api as stripe_api
 from payments.stripe.objects import StripeCheckoutSession, StripePaymentIntent
 from payments.subscriptions import checkout as subscription_checkout
 from payments.webhooks.event import StripeEvent
@@ -52,6 +55,7 @@ class StripePaymentResult:
     currency: str | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+    transfer_id: str | None = None  # a destination charge's transfer to the seller
 
 
 def _payment_keys(metadata: dict[str, str], intent_id: str | None) -> dict[str, store.Key] | None:
@@ -88,7 +92,11 @@ class PaymentIntentRule(EventRule[StripePaymentIntent]):
               "payment_intent.canceled": "canceled"}
 
     def read(self, event: StripeEvent) -> StripePaymentIntent:
-        return StripePaymentIntent.parse(event.object)
+        intent = StripePaymentIntent.parse(event.object)
+        if (self.STATUS[event.type] == "succeeded" and intent.transfer_destination and intent.transfer_id is None
+                and intent.charge_id):
+            intent = replace(intent, transfer_id=stripe_api.retrieve_charge(intent.charge_id).transfer_id)
+        return intent
 
     def locate(self, event: StripeEvent, subject: StripePaymentIntent) -> dict[str, store.Key] | None:
         return _payment_keys(subject.metadata, subject.id)
@@ -107,7 +115,8 @@ class PaymentIntentRule(EventRule[StripePaymentIntent]):
         failed = status == "failed"
         outcome = StripePaymentResult(status=status, amount=subject.amount_received or subject.amount,
                                  currency=subject.currency, failure_code=subject.failure_code if failed else None,
-                                 failure_message=subject.failure_message if failed else None)
+                                 failure_message=subject.failure_message if failed else None,
+                                 transfer_id=subject.transfer_id)
         return apply_outcome(event, payment, order, outcome, charge_id=subject.charge_id)
 
 
@@ -149,6 +158,8 @@ def apply_outcome(event: StripeEvent | None, payment: PaymentRecord, order: Orde
     decision, now = Decision(), now_iso()
     if charge_id and payment.stripe_charge_id is None:
         payment.stripe_charge_id, changed = charge_id, True
+    if outcome.transfer_id and payment.destination_account_id and payment.stripe_transfer_id is None:
+        payment.stripe_transfer_id, changed = outcome.transfer_id, True
     if outcome.status is not None and payment_may_move(payment.status, outcome.status):
         payment.status, changed = outcome.status, True
         decision.count(f"Payment{outcome.status.capitalize()}")

@@ -70,6 +70,17 @@ class Settings:
     # Reconciliation and EventBridge ingress (payments.reconcile, payments.webhooks.pipeline)
     stuck_after_minutes: int = 30
     stripe_event_source: str | None = None  # the partner event source Stripe's EventBridge events come from
+    # Marketplace, usage, attempt limits and privacy: the tables, the platform's fee on catalog orders (basis
+    # points), where sellers return from onboarding, the limit on payment attempts per user and window, and the
+    # secret holding the key of erased users' pseudonyms.
+    sellers_table: str = "SellersTable"
+    usage_table: str = "UsageTable"
+    payment_attempts_table: str = "PaymentAttemptsTable"
+    platform_fee_bps: int = 0
+    seller_return_url: str | None = None
+    payment_attempts_per_window: int = 10
+    payment_attempt_window_minutes: int = 15
+    pseudonym_secret_arn: str | None = None
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -135,6 +146,16 @@ class Settings:
             jwt_jwks_url=text("JWT_JWKS_URL", None),
             stuck_after_minutes=int(number("STUCK_AFTER_MINUTES", defaults.stuck_after_minutes, 5, 7 * 24 * 60)),
             stripe_event_source=text("STRIPE_EVENT_SOURCE_NAME", None),
+            sellers_table=text("SELLERS_TABLE_NAME", defaults.sellers_table) or "",
+            usage_table=text("USAGE_TABLE_NAME", defaults.usage_table) or "",
+            payment_attempts_table=text("PAYMENT_ATTEMPTS_TABLE_NAME", defaults.payment_attempts_table) or "",
+            platform_fee_bps=int(number("PLATFORM_FEE_BPS", defaults.platform_fee_bps, 0, 10_000)),
+            seller_return_url=text("SELLER_RETURN_URL", None),
+            payment_attempts_per_window=int(
+                number("PAYMENT_ATTEMPTS_PER_WINDOW", defaults.payment_attempts_per_window, 1, 1000)),
+            payment_attempt_window_minutes=int(
+                number("PAYMENT_ATTEMPT_WINDOW_MINUTES", defaults.payment_attempt_window_minutes, 1, 1440)),
+            pseudonym_secret_arn=text("PSEUDONYM_SECRET_ARN", None),
             environ=env,
         )
 
@@ -159,6 +180,14 @@ class Settings:
         name = specific if self.environ.get(specific, "").strip() else "STRIPE_WEBHOOK_SECRET"
         return self._credential(name, self.stripe_webhook_secret_arn, "STRIPE_WEBHOOK_SECRET_ARN", "signingSecret",
                                 ("whsec_",), refresh=refresh)
+
+    def pseudonym_key(self) -> str:
+        """The key erased users' pseudonyms are derived with (``PSEUDONYM_KEY``, else the secret
+        ``PSEUDONYM_SECRET_ARN`` holding ``{"key": ...}``): the privacy function's alone."""
+        key = self._credential("PSEUDONYM_KEY", self.pseudonym_secret_arn, "PSEUDONYM_SECRET_ARN", "key", ("",))
+        if len(key) < 32:
+            raise ConfigurationError("the pseudonym key must be at least 32 characters")
+        return key
 
     def _credential(self, env_name: str, arn: str | None, arn_name: str, key: str, prefixes: tuple[str, ...],
                     *, refresh: bool = False) -> str:

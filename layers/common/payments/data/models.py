@@ -18,6 +18,14 @@ Keys and indexes are designed for the queries the product makes; nothing here is
 - ``ReconcileTable``: the reconciler's checkpoint in Stripe's event list.
 - Payments and refunds also carry a sparse index, ``byPendingSince``, of those still ``pending``
   (``WatchedWhilePending``): the reconciler finds what is stuck without scanning a table.
+- ``SellersTable``: ``userId`` (one seller per user); ``bySellerId`` finds the seller an order names,
+  ``byStripeAccount`` the seller a Connect event is about.
+- ``UsageTable``: ``usageId`` (a hash of the caller's ``idempotencyKey``): what was sent to a Billing Meter;
+  ``byUser`` finds a user's reports (for privacy requests).
+- ``PaymentAttemptsTable``: ``counterId`` (``<userId>#<window start>``): payment attempts per user and window,
+  expiring by TTL.
+- ``RecurringPaymentsTable`` and ``UsageTable`` also have a ``byUser`` index (keys only): with ``OrdersTable``'s,
+  they find everything stored about a user without reading a whole table.
 
 Every mutable record carries a ``version``: pynamodb adds ``version = <read value>`` to each write,
 which is what makes read-decide-write safe under concurrent requests and webhook deliveries.
@@ -109,6 +117,9 @@ class OrderRecord(Model):
     stripe_invoice_id = UnicodeAttribute(null=True, attr_name="stripeInvoiceId")
     # The lines of the invoice the order was paid by (None when Stripe's payload did not list them all)
     lines = ListAttribute(of=InvoiceLine, null=True)
+    # A marketplace order: the seller it pays (by a destination charge) and the platform's fee
+    seller_id = UnicodeAttribute(null=True, attr_name="sellerId")
+    application_fee_amount = NumberAttribute(null=True, attr_name="applicationFeeAmount")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     created_sort = UnicodeAttribute(attr_name="createdSort")
@@ -191,6 +202,11 @@ class PaymentRecord(WatchedWhilePending, Model):
     last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
     payment_method_id = UnicodeAttribute(null=True, attr_name="paymentMethodId")  # a saved card it was paid with
     discount = Discount(null=True)  # a promotion code: the amount is the order's less the discount
+    # A destination charge: the seller's connected account, the platform's fee, the seller's share (the transfer)
+    destination_account_id = UnicodeAttribute(null=True, attr_name="destinationAccountId")
+    application_fee_amount = NumberAttribute(null=True, attr_name="applicationFeeAmount")
+    transfer_amount = NumberAttribute(null=True, attr_name="transferAmount")
+    stripe_transfer_id = UnicodeAttribute(null=True, attr_name="stripeTransferId")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     last_stripe_event_id = UnicodeAttribute(null=True, attr_name="lastStripeEventId")  # STRIPE_EVENT_STAMP
@@ -215,6 +231,9 @@ class RefundRecord(WatchedWhilePending, Model):
     stripe_refund_id = UnicodeAttribute(null=True, attr_name="stripeRefundId")
     failure_reason = UnicodeAttribute(null=True, attr_name="failureReason")
     last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
+    # A refund of a destination charge reverses the seller's transfer and refunds the fee, in proportion
+    reverse_transfer = BooleanAttribute(default=False, attr_name="reverseTransfer")
+    stripe_transfer_reversal_id = UnicodeAttribute(null=True, attr_name="stripeTransferReversalId")
     created_at = UnicodeAttribute(attr_name="createdAt")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
     last_stripe_event_id = UnicodeAttribute(null=True, attr_name="lastStripeEventId")  # STRIPE_EVENT_STAMP
@@ -238,6 +257,13 @@ class PlanChange(MapAttribute[str, Any]):
     proration = UnicodeAttribute()
     proration_date = NumberAttribute(null=True, attr_name="prorationDate")
     requested_at = UnicodeAttribute(attr_name="requestedAt")
+
+class RecurringPaymentsByUser(GlobalSecondaryIndex["RecurringPaymentRecord"]):
+    class Meta:
+        index_name = "byUser"
+        projection = KeysOnlyProjection()
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
 
 
 class RecurringPaymentRecord(Model):
@@ -277,6 +303,7 @@ class RecurringPaymentRecord(Model):
     version = VersionAttribute()
 
     by_stripe_subscription = RecurringPaymentsByStripeSubscription()
+    by_user = RecurringPaymentsByUser()
 
 
 class CustomersByStripeCustomer(GlobalSecondaryIndex["CustomerRecord"]):
@@ -319,6 +346,7 @@ class EntitlementsRecord(Model):
     entitlements = ListAttribute(of=Entitlement, default=list)
     last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
     updated_at = UnicodeAttribute(attr_name="updatedAt")
+    last_stripe_event_id = UnicodeAttribute(null=True, attr_name="lastStripeEventId")  # STRIPE_EVENT_STAMP
     version = VersionAttribute()
 
 
@@ -365,6 +393,98 @@ class LiveConnectionRecord(Model):
     expires_at = TTLAttribute(attr_name="expiresAt")
 
 
+# --- marketplace, usage, attempt limits --------------------------------------------------------------------
+
+
+class SellersBySellerId(GlobalSecondaryIndex["SellerRecord"]):
+    class Meta:
+        index_name = "bySellerId"
+        projection = KeysOnlyProjection()
+
+    seller_id = UnicodeAttribute(hash_key=True, attr_name="sellerId")
+
+
+class SellersByStripeAccount(GlobalSecondaryIndex["SellerRecord"]):
+    class Meta:
+        index_name = "byStripeAccount"
+        projection = KeysOnlyProjection()
+
+    stripe_account_id = UnicodeAttribute(hash_key=True, attr_name="stripeAccountId")
+
+
+class SellerRecord(Model):
+    """A user who sells: their Express connected account at Stripe and its status (``onboarding``, ``active``,
+    ``restricted``), as the newest ``account.updated`` (by Stripe's ``created``) left it."""
+
+    class Meta(_Meta):
+        table_name = "SellersTable"
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+    seller_id = UnicodeAttribute(attr_name="sellerId")
+    status = UnicodeAttribute()  # onboarding | active | restricted
+    stripe_account_id = UnicodeAttribute(null=True, attr_name="stripeAccountId")
+    charges_enabled = BooleanAttribute(default=False, attr_name="chargesEnabled")
+    payouts_enabled = BooleanAttribute(default=False, attr_name="payoutsEnabled")
+    details_submitted = BooleanAttribute(default=False, attr_name="detailsSubmitted")
+    # pynamodb types a ListAttribute(of=UnicodeAttribute) as a list of attributes, not of str (pynamodb#1246)
+    requirements_due: ListAttribute[str] = ListAttribute(
+        of=UnicodeAttribute, default=list, attr_name="requirementsDue")  # type: ignore[arg-type]
+    disabled_reason = UnicodeAttribute(null=True, attr_name="disabledReason")
+    links_issued = NumberAttribute(default=0, attr_name="linksIssued")  # onboarding links asked for (their keys)
+    last_event_created = NumberAttribute(default=0, attr_name="lastEventCreated")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    last_stripe_event_id = UnicodeAttribute(null=True, attr_name="lastStripeEventId")  # STRIPE_EVENT_STAMP
+    version = VersionAttribute()
+
+    by_seller_id = SellersBySellerId()
+    by_stripe_account = SellersByStripeAccount()
+
+
+class UsageByUser(GlobalSecondaryIndex["UsageRecord"]):
+    class Meta:
+        index_name = "byUser"
+        projection = KeysOnlyProjection()
+
+    user_id = UnicodeAttribute(hash_key=True, attr_name="userId")
+
+
+class UsageRecord(Model):
+    """One usage report, written before it is sent to Stripe as a Billing Meter event whose ``identifier`` is
+    derived from the same key: a retried report finds this record and sends (at most) the same event again."""
+
+    class Meta(_Meta):
+        table_name = "UsageTable"
+
+    usage_id = UnicodeAttribute(hash_key=True, attr_name="usageId")
+    user_id = UnicodeAttribute(attr_name="userId")
+    meter = UnicodeAttribute()
+    value = NumberAttribute()
+    identifier = UnicodeAttribute()  # the meter event's identifier at Stripe
+    request_digest = UnicodeAttribute(attr_name="requestDigest")  # what the report said (a reused key must agree)
+    status = UnicodeAttribute()  # pending | sent | failed
+    stripe_customer_id = UnicodeAttribute(null=True, attr_name="stripeCustomerId")
+    failure_code = UnicodeAttribute(null=True, attr_name="failureCode")
+    sent_at = UnicodeAttribute(null=True, attr_name="sentAt")
+    created_at = UnicodeAttribute(attr_name="createdAt")
+    updated_at = UnicodeAttribute(attr_name="updatedAt")
+    version = VersionAttribute()
+
+    by_user = UsageByUser()
+
+
+class PaymentAttemptRecord(Model):
+    """Payment attempts of one user in one fixed window; removed by TTL after the window."""
+
+    class Meta(_Meta):
+        table_name = "PaymentAttemptsTable"
+
+    counter_id = UnicodeAttribute(hash_key=True, attr_name="counterId")
+    attempts = NumberAttribute(default=0)
+    window_ends = NumberAttribute(attr_name="windowEnds")  # epoch seconds, our clock
+    expires_at = TTLAttribute(attr_name="expiresAt")
+
+
 TABLES: dict[type[Model], str] = {
     OrderRecord: "orders_table",
     PaymentRecord: "payments_table",
@@ -375,4 +495,7 @@ TABLES: dict[type[Model], str] = {
     LiveConnectionRecord: "live_connections_table",
     EntitlementsRecord: "entitlements_table",
     ReconcileCheckpointRecord: "reconcile_table",
+    SellerRecord: "sellers_table",
+    UsageRecord: "usage_table",
+    PaymentAttemptRecord: "payment_attempts_table",
 }

@@ -29,6 +29,11 @@ def payment_view(payment: PaymentRecord) -> dict[str, Any]:
         view["discount"] = {"promotionCode": payment.discount.promotion_code, "amount": int(payment.discount.amount)}
     if payment.payment_method_id:
         view["paymentMethodId"] = payment.payment_method_id
+    if payment.destination_account_id:  # a destination charge: the platform's fee and the seller's share
+        view["destinationAccountId"] = payment.destination_account_id
+        view["applicationFeeAmount"] = payment.application_fee_amount
+        view["transferAmount"] = payment.transfer_amount
+        view["stripeTransferId"] = payment.stripe_transfer_id
     return view
 
 
@@ -44,6 +49,9 @@ def refund_view(refund: RefundRecord) -> dict[str, Any]:
     }
     if refund.failure_reason:
         view["failureReason"] = refund.failure_reason
+    if refund.reverse_transfer:  # of a destination charge: the seller's share and the fee go back in proportion
+        view["reverseTransfer"] = True
+        view["stripeTransferReversalId"] = refund.stripe_transfer_reversal_id
     return view
 
 
@@ -86,6 +94,9 @@ def order_view(order: OrderRecord, payments: Iterable[PaymentRecord] = (), refun
     if order.lines is not None:  # the lines of the invoice the order was paid by
         view["lines"] = [{"description": line.description, "amount": int(line.amount),
                           "proration": bool(line.proration), "priceId": line.price_id} for line in order.lines]
+    if order.seller_id:
+        view["sellerId"] = order.seller_id
+        view["applicationFeeAmount"] = order.application_fee_amount
     return view
 
 

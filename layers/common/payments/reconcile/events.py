@@ -54,7 +54,7 @@ def apply_events(time_left: Callable[[], float]) -> EventPass:
     since = _since(result.checkpoint)
     events, complete = _list_events(since, time_left)
     result.complete = complete
-    handled = {t for types in endpoints.event_types().values() for t in types}
+    handled = {t for types in endpoints.event_types(platform_only=True).values() for t in types}
     newest_done: int | None = None
     failed = False
     for start in range(0, len(events), PAGE_SIZE):
@@ -101,7 +101,7 @@ def _since(checkpoint: int | None) -> int:
 def _list_events(since: int, time_left: Callable[[], float]) -> tuple[list[dict[str, Any]], bool]:
     """Stripe's events since ``since`` of the handled types, oldest first; False when not all of them are held
     (more than ``MAX_EVENTS_PER_RUN``, or the time ran out while listing): the oldest are kept."""
-    types = sorted({t for spec_types in endpoints.event_types().values() for t in spec_types})
+    types = sorted({t for spec_types in endpoints.event_types(platform_only=True).values() for t in spec_types})
     kept: deque[dict[str, Any]] = deque(maxlen=MAX_EVENTS_PER_RUN)  # newest first: a full deque drops the newest
     complete, after = True, None
     while True:
@@ -134,7 +134,7 @@ def _apply(payload: dict[str, Any], *, already: bool) -> str | None:
         logger.warning("Stripe listed an event we cannot read", extra={"event_id": str(payload.get("id"))[:100]})
         count("EventMalformed")
         return "ignored"
-    name = endpoints.endpoint_for(event.type)
+    name = endpoints.endpoint_for(event.type, platform_only=True)
     if name is None:
         return "ignored"
     try:

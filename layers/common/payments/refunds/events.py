@@ -135,7 +135,8 @@ def _move(record: RefundRecord | None, reported: StripeRefund, payment: PaymentR
         record = RefundRecord(record_id(reported), payment_id=payment.payment_id, order_id=order.order_id,
                               amount=reported.amount, currency=reported.currency or payment.currency,
                               status=new_status, origin="stripe", reason=reported.reason,
-                              stripe_refund_id=reported.id, created_at=now, updated_at=now)
+                              stripe_refund_id=reported.id, created_at=now, updated_at=now,
+                              reverse_transfer=reported.transfer_reversal_id is not None)
         old_status = None
         order.refund_ids = [*(order.refund_ids or []), record.refund_id]
         decision.count("RefundMadeElsewhere")
@@ -148,6 +149,7 @@ def _move(record: RefundRecord | None, reported: StripeRefund, payment: PaymentR
     else:
         return False
     record.stripe_refund_id = record.stripe_refund_id or reported.id
+    record.stripe_transfer_reversal_id = record.stripe_transfer_reversal_id or reported.transfer_reversal_id
     if new_status == "failed":
         record.failure_reason = reported.failure_reason or record.failure_reason
     record.updated_at = now

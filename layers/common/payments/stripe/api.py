@@ -12,13 +12,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from payments.stripe.client import client, stripe_errors
+from payments.stripe.client import StripeResourceMissing, client, stripe_errors
 from payments.stripe.objects import (
+    StripeAccount,
+    StripeAccountLink,
+    StripeCharge,
     StripeCheckoutSession,
     StripeCustomer,
     StripeEntitlement,
     StripeEventPage,
     StripeInvoicePreview,
+    StripeMeterErrorReport,
+    StripeMeterEvent,
     StripePaymentIntent,
     StripePaymentMethod,
     StripePortalSession,
@@ -46,15 +51,25 @@ class LineItem:
     name: str | None = None
 
 
+@dataclass(frozen=True)
+class Destination:
+    """A destination charge (Connect): the connected account the money goes to, less the platform's fee."""
+
+    account_id: str
+    application_fee_amount: int
+
+
 # --- one-time payments ----------------------------------------------------------------------------------------
 
 
 def create_payment_intent(*, idempotency_key: str, amount: int, currency: str, metadata: dict[str, str],
                           description: str | None, customer_id: str | None = None,
-                          payment_method_id: str | None = None) -> StripePaymentIntent:
+                          payment_method_id: str | None = None,
+                          destination: Destination | None = None) -> StripePaymentIntent:
     """A PaymentIntent the client confirms; or, with ``payment_method_id`` (a saved card of ``customer_id``),
     one confirmed here with the customer present (on-session): it succeeds, is declined (``StripeRejected``),
-    or answers ``requires_action`` for the client to finish 3-D Secure with its client secret."""
+    or answers ``requires_action`` for the client to finish 3-D Secure with its client secret. ``destination``:
+    a destination charge to a seller's connected account, with the platform's fee."""
     params: stripe.params.PaymentIntentCreateParams = {
         "amount": amount,
         "currency": currency,
@@ -70,6 +85,10 @@ def create_payment_intent(*, idempotency_key: str, amount: int, currency: str, m
         params["payment_method"] = payment_method_id
         params["confirm"] = True
         params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
+    if destination is not None:
+        params["transfer_data"] = {"destination": destination.account_id}
+        if destination.application_fee_amount:  # no fee: none asked for (the whole amount goes to the seller)
+            params["application_fee_amount"] = destination.application_fee_amount
     with stripe_errors("payment_intents.create"):
         intent = client().v1.payment_intents.create(params, {"idempotency_key": idempotency_key})
     return StripePaymentIntent.parse(intent.to_dict())
@@ -88,7 +107,8 @@ def cancel_payment_intent(intent_id: str, *, idempotency_key: str) -> StripePaym
 
 def create_checkout_session(*, idempotency_key: str, currency: str, lines: Sequence[LineItem],
                             metadata: dict[str, str], client_reference_id: str, success_url: str,
-                            cancel_url: str, promotion_code_id: str | None = None) -> StripeCheckoutSession:
+                            cancel_url: str, promotion_code_id: str | None = None,
+                            destination: Destination | None = None) -> StripeCheckoutSession:
     line_items: list[stripe.params.checkout.SessionCreateParamsLineItem] = []
     for line in lines:
         if line.price_id is not None:
@@ -108,6 +128,11 @@ def create_checkout_session(*, idempotency_key: str, currency: str, lines: Seque
     }
     if promotion_code_id:
         params["discounts"] = [{"promotion_code": promotion_code_id}]
+    if destination is not None:
+        params["payment_intent_data"] = {"metadata": metadata,
+                                         "transfer_data": {"destination": destination.account_id}}
+        if destination.application_fee_amount:
+            params["payment_intent_data"]["application_fee_amount"] = destination.application_fee_amount
     with stripe_errors("checkout.sessions.create"):
         session = client().v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key})
     return StripeCheckoutSession.parse(session.to_dict())
@@ -133,11 +158,16 @@ def retrieve_price(price_id: str) -> StripePrice:
 
 
 def create_refund(*, idempotency_key: str, payment_intent_id: str, amount: int, metadata: dict[str, str],
-                  reason: str | None) -> StripeRefund:
+                  reason: str | None, reverse_transfer: bool = False) -> StripeRefund:
+    """A refund; of a destination charge (``reverse_transfer``), it takes back the seller's share and refunds the
+    platform's fee, both in proportion to the amount refunded."""
     params: stripe.params.RefundCreateParams = {"payment_intent": payment_intent_id, "amount": amount,
                                                 "metadata": metadata}
     if reason in REFUND_REASONS:
         params["reason"] = reason
+    if reverse_transfer:
+        params["reverse_transfer"] = True
+        params["refund_application_fee"] = True
     with stripe_errors("refunds.create"):
         refund = client().v1.refunds.create(params, {"idempotency_key": idempotency_key})
     return StripeRefund.parse(refund.to_dict())
@@ -401,10 +431,13 @@ def list_webhook_endpoints() -> list[StripeWebhookEndpoint]:
 
 
 def create_webhook_endpoint(*, url: str, events: Sequence[str], api_version: str, metadata: Mapping[str, str],
-                            description: str, idempotency_key: str) -> StripeWebhookEndpoint:
-    """A new endpoint; its answer is the only time Stripe shows its signing secret (``secret``)."""
-    params = {"url": url, "enabled_events": list(events), "api_version": api_version, "metadata": dict(metadata),
-              "description": description[:5000]}
+                            description: str, idempotency_key: str, connect: bool = False) -> StripeWebhookEndpoint:
+    """A new endpoint; its answer is the only time Stripe shows its signing secret (``secret``). ``connect``: a
+    Connect endpoint, for the connected accounts' events (Stripe sets this at creation only)."""
+    params: dict[str, Any] = {"url": url, "enabled_events": list(events), "api_version": api_version,
+                              "metadata": dict(metadata), "description": description[:5000]}
+    if connect:
+        params["connect"] = True
     with stripe_errors("webhook_endpoints.create"):
         endpoint = client().v1.webhook_endpoints.create(cast("stripe.params.WebhookEndpointCreateParams", params),
                                                         {"idempotency_key": idempotency_key})
@@ -423,3 +456,72 @@ def update_webhook_endpoint(endpoint_id: str, *, url: str, events: Sequence[str]
 def delete_webhook_endpoint(endpoint_id: str) -> None:
     with stripe_errors("webhook_endpoints.delete"):
         client().v1.webhook_endpoints.delete(endpoint_id)
+
+# --- marketplace (Connect) --------------------------------------------------------------------------------------
+
+
+def create_express_account(*, idempotency_key: str, metadata: dict[str, str]) -> StripeAccount:
+    """An Express connected account that can receive destination charges (``transfers``) and take cards."""
+    params: stripe.params.AccountCreateParams = {
+        "type": "express",
+        "capabilities": {"card_payments": {"requested": True}, "transfers": {"requested": True}},
+        "metadata": metadata,
+    }
+    with stripe_errors("accounts.create"):
+        account = client().v1.accounts.create(params, {"idempotency_key": idempotency_key})
+    return StripeAccount.parse(account.to_dict())
+
+
+def retrieve_account(account_id: str) -> StripeAccount:
+    with stripe_errors("accounts.retrieve"):
+        return StripeAccount.parse(client().v1.accounts.retrieve(account_id).to_dict())
+
+
+def create_account_link(*, idempotency_key: str, account_id: str, refresh_url: str,
+                        return_url: str) -> StripeAccountLink:
+    """A link to Stripe's hosted onboarding for the account (valid a few minutes)."""
+    params: stripe.params.AccountLinkCreateParams = {"account": account_id, "refresh_url": refresh_url,
+                                                     "return_url": return_url, "type": "account_onboarding"}
+    with stripe_errors("account_links.create"):
+        link = client().v1.account_links.create(params, {"idempotency_key": idempotency_key})
+    return StripeAccountLink.parse(link.to_dict())
+
+
+def retrieve_charge(charge_id: str) -> StripeCharge:
+    with stripe_errors("charges.retrieve"):
+        return StripeCharge.parse(client().v1.charges.retrieve(charge_id).to_dict())
+
+
+# --- usage billing ----------------------------------------------------------------------------------------------
+
+
+def create_meter_event(*, idempotency_key: str, event_name: str, customer_id: str, value: int, identifier: str,
+                       timestamp: int) -> StripeMeterEvent:
+    """A Billing Meter event; Stripe counts one ``identifier`` once (for at least 24 hours)."""
+    params: stripe.params.billing.MeterEventCreateParams = {
+        "event_name": event_name, "identifier": identifier, "timestamp": timestamp,
+        "payload": {"stripe_customer_id": customer_id, "value": str(value)},
+    }
+    with stripe_errors("billing.meter_events.create"):
+        event = client().v1.billing.meter_events.create(params, {"idempotency_key": idempotency_key})
+    return StripeMeterEvent.parse(event.to_dict())
+
+
+def retrieve_meter_error_report(event_id: str) -> StripeMeterErrorReport:
+    """The whole v2 event a thin ``v1.billing.meter.error_report_triggered`` notification names."""
+    with stripe_errors("v2.core.events.retrieve"):
+        return StripeMeterErrorReport.parse(client().v2.core.events.retrieve(event_id).to_dict())
+
+
+# --- privacy ----------------------------------------------------------------------------------------------------
+
+
+def delete_customer(customer_id: str) -> bool:
+    """Delete the customer at Stripe (which ends its subscriptions): False when it was already gone. A DELETE is
+    idempotent by itself (Stripe takes no idempotency key on it): a repeat finds nothing to delete."""
+    try:
+        with stripe_errors("customers.delete"):
+            client().v1.customers.delete(customer_id)
+    except StripeResourceMissing:
+        return False
+    return True

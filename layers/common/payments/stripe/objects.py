@@ -151,17 +151,26 @@ class StripePaymentIntent:
     metadata: dict[str, str]
     failure_code: str | None = None
     failure_message: str | None = None
+    # A destination charge (Connect): the connected account paid, the platform's fee, and the transfer when
+    # the payload holds the charge expanded (else it is read from the charge)
+    transfer_destination: str | None = None
+    application_fee_amount: int | None = None
+    transfer_id: str | None = None
 
     @classmethod
     def parse(cls, obj: Any) -> StripePaymentIntent:
         f = Fields(obj, "payment_intent")
         error = f.mapping("last_payment_error")
+        charge = f.obj.get("latest_charge")
         return cls(id=f.id("pi_"), status=f.text("status") or "", amount=f.integer("amount", 0) or 0,
                    amount_received=f.integer("amount_received", 0) or 0, currency=f.currency() or "",
                    client_secret=f.text("client_secret"), charge_id=f.ref("latest_charge", "ch_"),
                    metadata=f.metadata(),
                    failure_code=f.text("decline_code", error) or f.text("code", error),
-                   failure_message=f.text("message", error))
+                   failure_message=f.text("message", error),
+                   transfer_destination=f.ref("destination", source=f.mapping("transfer_data")),
+                   application_fee_amount=f.integer("application_fee_amount"),
+                   transfer_id=f.ref("transfer", "tr_", charge) if isinstance(charge, Mapping) else None)
 
     @property
     def is_open(self) -> bool:
@@ -219,6 +228,7 @@ class StripeRefund:
     metadata: dict[str, str]
     reason: str | None = None
     failure_reason: str | None = None
+    transfer_reversal_id: str | None = None  # a destination charge's refund that reversed the transfer
 
     @classmethod
     def parse(cls, obj: Any) -> StripeRefund:
@@ -226,7 +236,7 @@ class StripeRefund:
         return cls(id=f.id(("re_", "pyr_")), status=f.text("status"), amount=f.integer("amount", 0) or 0,
                    currency=f.currency(), payment_intent_id=f.ref("payment_intent", "pi_"),
                    charge_id=f.ref("charge", "ch_"), metadata=f.metadata(), reason=f.text("reason"),
-                   failure_reason=f.text("failure_reason"))
+                   failure_reason=f.text("failure_reason"), transfer_reversal_id=f.ref("transfer_reversal", "trr_"))
 
 
 @dataclass(frozen=True)
@@ -234,13 +244,15 @@ class StripeCharge:
     id: str
     payment_intent_id: str | None
     refunds: list[StripeRefund] | None  # None when the payload does not list them all
+    transfer_id: str | None = None  # a destination charge's transfer to the connected account
 
     @classmethod
     def parse(cls, obj: Any) -> StripeCharge:
         f = Fields(obj, "charge")
         listed = f.listed("refunds")
         return cls(id=f.id("ch_"), payment_intent_id=f.ref("payment_intent", "pi_"),
-                   refunds=[StripeRefund.parse(r) for r in listed] if listed is not None else None)
+                   refunds=[StripeRefund.parse(r) for r in listed] if listed is not None else None,
+                   transfer_id=f.ref("transfer", "tr_"))
 
 
 @dataclass(frozen=True)
@@ -479,7 +491,7 @@ class StripePaymentMethod:
     def parse(cls, obj: Any) -> StripePaymentMethod:
         f = Fields(obj, "payment_method")
         card = f.mapping("card")
-        return cls(id=f.id("pm_"), type=f.text("type") or "", customer_id=f.ref("customer", "cus_"),
+        return cls(id=f.id(("pm_", "card_", "src_")), type=f.text("type") or "", customer_id=f.ref("customer", "cus_"),
                    brand=f.text("brand", card), last4=f.text("last4", card),
                    exp_month=f.integer("exp_month", source=card), exp_year=f.integer("exp_year", source=card))
 
@@ -561,3 +573,82 @@ class StripeEventPage:
 
     events: list[dict[str, Any]]
     has_more: bool
+
+# --- marketplace (Connect) and usage billing ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StripeAccount:
+    """A connected account, as far as a seller's status needs it."""
+
+    id: str
+    charges_enabled: bool
+    payouts_enabled: bool
+    details_submitted: bool
+    requirements_due: tuple[str, ...]  # currently_due and past_due, in Stripe's order, without repeats
+    disabled_reason: str | None
+    metadata: dict[str, str]
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripeAccount:
+        f = Fields(obj, "account")
+        requirements = f.mapping("requirements")
+        due: list[str] = []
+        for name in ("past_due", "currently_due"):
+            listed = requirements.get(name) or []
+            if not isinstance(listed, list) or not all(isinstance(item, str) and is_clean_text(item)
+                                                       and len(item) <= 200 for item in listed):
+                raise MalformedObject(f"account.requirements.{name} must be a list of field names")
+            due += [item for item in listed if item not in due]
+        return cls(id=f.id("acct_"), charges_enabled=f.flag("charges_enabled"),
+                   payouts_enabled=f.flag("payouts_enabled"), details_submitted=f.flag("details_submitted"),
+                   requirements_due=tuple(due[:50]), disabled_reason=f.text("disabled_reason", requirements),
+                   metadata=f.metadata())
+
+
+@dataclass(frozen=True)
+class StripeAccountLink:
+    url: str
+    expires_at: int | None
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripeAccountLink:
+        f = Fields(obj, "account_link")
+        url = f.text("url")
+        if not url or not url.startswith(("https://", "http://")):
+            raise MalformedObject("account_link.url must be a URL")
+        return cls(url=url, expires_at=f.integer("expires_at"))
+
+
+@dataclass(frozen=True)
+class StripeMeterEvent:
+    identifier: str
+    event_name: str
+    timestamp: int | None
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripeMeterEvent:
+        f = Fields(obj, "billing.meter_event")
+        return cls(identifier=f.text("identifier") or "", event_name=f.text("event_name") or "",
+                   timestamp=f.integer("timestamp"))
+
+
+@dataclass(frozen=True)
+class StripeMeterErrorReport:
+    """What a meter's error report (``v1.billing.meter.error_report_triggered``, read whole) says went wrong."""
+
+    meter_id: str | None
+    error_count: int
+    errors: dict[str, int]  # error code -> how many events failed with it
+
+    @classmethod
+    def parse(cls, obj: Any) -> StripeMeterErrorReport:
+        f = Fields(obj, "v2.core.event")
+        reason = f.mapping("reason", f.mapping("data"))
+        errors: dict[str, int] = {}
+        for entry in reason.get("error_types") or []:
+            entry_fields = Fields(entry, "v2.core.event.data.reason.error_types[]")
+            code = entry_fields.text("code") or "unknown"
+            errors[code[:100]] = errors.get(code[:100], 0) + (entry_fields.integer("error_count", 0) or 0)
+        return cls(meter_id=f.ref("id", "mtr_", f.mapping("related_object")),
+                   error_count=f.integer("error_count", 0, reason) or sum(errors.values()), errors=errors)

@@ -3,9 +3,9 @@
 Used by the stack's custom resource (``WebhookRegistrationFunction``, ``RegisterStripeWebhooks=true``) and by the
 local stack (``make dev``) against the emulator, so both register exactly the same way:
 
-- one endpoint per callback (``payments.webhooks.endpoints``): its Function URL, exactly the event types its
-  rules handle, and ``api_version`` = the version the stripe SDK pins (``stripe.api_version``), so the payloads
-  have the shapes the typed views read;
+- one endpoint per callback (``payments.webhooks.endpoints``; the Connect callback's with ``connect=true``): its
+  Function URL, exactly the event types its rules handle, and ``api_version`` = the version the stripe SDK pins
+  (``stripe.api_version``), so the payloads have the shapes the typed views read;
 - each endpoint carries metadata ``{"stack": <stack id>, "endpoint": <name>}``. The endpoints of a stack are
   found by that metadata, so an update or a delete needs no state of its own, and a create cut short leaves
   nothing behind that a delete would not find;
@@ -38,6 +38,7 @@ class Wanted:
     name: str  # the endpoint (payment, refund, ...)
     url: str
     events: tuple[str, ...]
+    connect: bool = False  # a Connect endpoint (the connected accounts' events)
 
 
 def wanted(urls: Mapping[str, str]) -> list[Wanted]:
@@ -46,7 +47,8 @@ def wanted(urls: Mapping[str, str]) -> list[Wanted]:
     unknown = set(urls) - set(types)
     if unknown:
         raise ValueError(f"no such webhook endpoints: {sorted(unknown)}")
-    return [Wanted(name, urls[name], types[name]) for name in endpoints.NAMES if name in urls]
+    return [Wanted(name, urls[name], types[name], endpoints.spec(name).connect)
+            for name in endpoints.NAMES if name in urls]
 
 
 def registered(stack: str) -> dict[str, list[StripeWebhookEndpoint]]:
@@ -82,7 +84,7 @@ def sync(stack: str, wanted_endpoints: Iterable[Wanted], *, request_id: str) -> 
                 url=want.url, events=want.events, api_version=version,
                 metadata={"stack": stack, "endpoint": want.name},
                 description=f"{want.name} callback of {stack}",
-                idempotency_key=f"webhook-endpoint:{request_id}:{want.name}")
+                idempotency_key=f"webhook-endpoint:{request_id}:{want.name}", connect=want.connect)
             if not created.secret:
                 raise RuntimeError(f"Stripe did not return the signing secret of the new {want.name} endpoint")
             ids[want.name], secrets[want.name] = created.id, created.secret
