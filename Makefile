@@ -4,6 +4,11 @@
 #                  the Stripe emulator, the checkout page at /demo/ (DEV_ARGS="--api-port 3001" ...; Ctrl-C stops it)
 #   make token     print a token for the local stack: make token USER=alice [ADMIN=1]
 #   make demo      walk the whole product against the local stack (starts one if none runs) and report
+#   make trigger   make the local stack's emulator emit an event, like `stripe trigger`: make trigger EVENT=payment_intent.succeeded
+#                  (EVENT=evt_... sends one again)
+#   make deploy-user  a user of a deployed stack and its token: make deploy-user USER=ada@example.com [ADMIN=1] [STACK=payments]
+#   make smoke     walk a payment and its refund through a deployed stack: make smoke API_URL=https://... TOKEN=...
+#                  (API_URL on loopback: the local stack, no token needed)
 #   make test      pytest: the product's tests, then the tooling's, each with its summary (PYTEST_ARGS="-k refund -x")
 #   make lint      ruff + mypy (config in pyproject.toml)
 #   make template  cfn-lint, sam validate --lint, sam build (needs a Python 3.13 for the runtime)
@@ -49,7 +54,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help venv venv-run sam-venv test lint ruff mypy template cfn-lint sam-validate sam-build dev token token-usage \
-	demo check clean distclean bench
+	demo check clean distclean bench trigger deploy-user smoke
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -150,6 +155,7 @@ BENCH_ARGS ?=
 bench: venv
 	@if [ ! -d $(BUILD_DIR)/CommonLayer/python ]; then $(MAKE) --no-print-directory sam-build; fi
 	PYTHON313="$(PYTHON313)" $(PY) -m bench.run --build-dir $(BUILD_DIR) $(BENCH_ARGS)
+	$(PY) -m bench.metrics --build-dir $(BUILD_DIR)   # the numbers: calls per counted event, the one Query, the aggregator's cold start
 
 # ---------------------------------------------------------------- local stack
 # `make dev` runs until Ctrl-C (which stops every process it started). USER defaults to your login name; without
@@ -166,6 +172,23 @@ token-usage:
 
 demo: venv-run
 	$(PY) -m devstack.demo $(DEMO_ARGS)
+
+# ---- never out of sync, setup without the Dashboard: trigger events locally; a user and a smoke test in AWS
+EVENT   ?=
+STACK   ?= payments
+API_URL ?= http://127.0.0.1:3000
+TOKEN   ?=
+
+trigger: venv-run
+	@if [ -z "$(EVENT)" ]; then echo "usage: make trigger EVENT=payment_intent.succeeded (or EVENT=evt_...)" >&2; exit 2; fi
+	@$(PY) -m devstack.trigger "$(EVENT)" --api "$(API_URL)"
+
+deploy-user: venv-run
+	@if [ -z "$(findstring @,$(USER))" ]; then echo "usage: make deploy-user USER=ada@example.com [ADMIN=1] [STACK=payments]" >&2; exit 2; fi
+	@$(PY) -m devstack.deploy_user --user "$(USER)" --stack "$(STACK)" $(if $(filter 1 true yes,$(ADMIN)),--admin)
+
+smoke: venv-run
+	@$(PY) -m devstack.smoke --api "$(API_URL)" --token "$(TOKEN)"
 
 env.local.json: template.yaml devstack/local_stack.py devstack/local_functions.py | venv-run
 	$(PY) -m devstack.local_stack env-file > $@

@@ -18,7 +18,8 @@ from typing import Any
 
 # The function folders the product plans to have; one that does not exist yet prints "not built yet".
 PLANNED = ("orders", "checkout", "payment_callback", "refund", "refund_callback", "subscribe",
-           "cancel_subscription", "subscription_callback", "renewal_callback")
+           "cancel_subscription", "subscription_callback", "renewal_callback", "billing",
+           "sellers", "connect_callback", "usage", "usage_callback", "privacy")
 
 REPRESENTATIVE = {
     "orders": "get_order",
@@ -30,16 +31,32 @@ REPRESENTATIVE = {
     "cancel_subscription": "cancel_at_period_end",
     "subscription_callback": "subscription_updated_active",
     "renewal_callback": "renewal_invoice_paid",
+    "billing": "list_payment_methods",
+    "reconcile": "reconcile_now",  # the probe reads an HTTP answer; the schedule runs the same code
+    "sellers": "become_seller",
+    "connect_callback": "account_updated",
+    "usage": "report_usage",
+    "usage_callback": "meter_error_report",
+    "privacy": "erase_me",
 }
+
+# Samples the bench does not run: the registration custom resource runs at deploy time only, and answers
+# CloudFormation's S3 response URL (crhelper retries that until the function times out); an EventBridge
+# delivery to a callback is not a Function URL request, which is what a callback sample is re-signed as.
+# ReconcileFunction's calls per 100 events are measured by bench/reconcile_calls.py.
+UNBENCHED = {"webhook_registration": "deploy time only",
+             "payment_callback/eventbridge_payment_intent_succeeded": "not a Function URL request"}
 
 # Callback folders: their sample is delivered twice (first delivery, then the duplicate).
 CALLBACK_ENDPOINTS = {"payment_callback": "payment", "refund_callback": "refund",
-                      "subscription_callback": "subscription", "renewal_callback": "renewal"}
+                      "subscription_callback": "subscription", "renewal_callback": "renewal",
+                      "connect_callback": "connect", "usage_callback": "usage"}
 
 # Call-count targets (issue 6): (DynamoDB, Stripe) at most, first delivery; a duplicate costs 1 DynamoDB call.
+# A checkout also counts the payment attempt (issue 13: one UpdateItem).
 TARGETS: dict[str, tuple[int, int]] = {
     "payment_callback": (2, 0), "refund_callback": (2, 0), "renewal_callback": (2, 0),
-    "checkout/payment_intent": (3, 1), "checkout/checkout_session": (3, 1),
+    "checkout/payment_intent": (4, 1), "checkout/checkout_session": (4, 1),
 }
 # Samples that are not a callback's usual path (the target does not apply to them).
 OFF_THE_USUAL_PATH = {
@@ -199,6 +216,44 @@ def given_renewal_callback(sample: Sample) -> None:
     _save(record, _subscription_order(status="pending" if first else "paid"))
 
 
+# --- marketplace, usage billing, privacy (issue 13) ----------------------------------------------------------
+
+
+def _seller(**fields: Any) -> Any:
+    from payments.data.models import SellerRecord
+
+    s = _ids()
+    return SellerRecord(s.USER_ID, seller_id=s.SELLER_ID, stripe_account_id=s.ACCOUNT_ID, created_at=_now(),
+                        updated_at=_now(), **fields)
+
+
+def _customer() -> Any:
+    from payments.data.models import CustomerRecord
+
+    return CustomerRecord(_ids().USER_ID, stripe_customer_id="cus_1QEXAMPLE00000000001", created_at=_now())
+
+
+def given_sellers(sample: Sample) -> None:
+    """Becoming a seller: nothing yet (the first call). Reading it: a seller still onboarding."""
+    if sample.name != "become_seller":
+        _save(_seller(status="onboarding"))
+
+
+def given_connect_callback(sample: Sample) -> None:
+    """A seller onboarding, whose account the sample's account.updated reports complete."""
+    _save(_seller(status="onboarding"))
+
+
+def given_usage(sample: Sample) -> None:
+    """A user with a Stripe customer (a subscription made it), and no report under the sample's key yet."""
+    _save(_customer())
+
+
+def given_privacy(sample: Sample) -> None:
+    """A user with a paid order and a Stripe customer: nothing pending, so erasure goes through."""
+    _save(*_paid(), _customer())
+
+
 GIVEN: dict[str, Callable[[Sample], None]] = {
     "orders": given_orders,
     "checkout": given_checkout,
@@ -209,6 +264,11 @@ GIVEN: dict[str, Callable[[Sample], None]] = {
     "cancel_subscription": given_cancel_subscription,
     "subscription_callback": given_subscription_callback,
     "renewal_callback": given_renewal_callback,
+    "sellers": given_sellers,
+    "connect_callback": given_connect_callback,
+    "usage": given_usage,
+    "usage_callback": lambda sample: None,  # nothing: the report is counted once through the ledger
+    "privacy": given_privacy,
 }
 
 
@@ -234,6 +294,92 @@ REPRESENTATIVE.update({"event_publisher": "payment_succeeded", "on_order_paid": 
                        "live_authorizer": "connect", "live_connect": "connect", "live_notify": "order_paid"})
 PLANNED += ("event_publisher", "on_order_paid", "live_authorizer", "live_connect", "live_notify")
 
+
+# --- billing (issue 12): the state the billing samples need ---------------------------------------------------
+
+
+def _billing_env() -> None:
+    """What the deployment configures for these samples: the plans sold, the app's origin (for redirects)."""
+    import os
+
+    s = _ids()
+    os.environ["SELLABLE_PRICES"] = f"{s.MONTHLY_PRICE_ID},{s.PLUS_PRICE_ID}"
+    os.environ["ALLOWED_REDIRECT_ORIGINS"] = "https://example.com"
+
+
+def _customer_row() -> Any:
+    from payments.data.models import CustomerRecord
+
+    return CustomerRecord(_ids().USER_ID, stripe_customer_id=_ids().STRIPE_CUSTOMER_ID, created_at=_now())
+
+
+def given_billing(sample: Sample) -> None:
+    """The user's Stripe customer (and, for entitlements, what the newest summary granted)."""
+    from payments.data.models import Entitlement, EntitlementsRecord
+
+    s = _ids()
+    _billing_env()
+    records = [_customer_row()]
+    if sample.name == "get_entitlements":
+        records.append(EntitlementsRecord(s.USER_ID, stripe_customer_id=s.STRIPE_CUSTOMER_ID, last_event_created=1,
+                                          updated_at=_now(), entitlements=[Entitlement(lookup_key="pro-reports",
+                                                                                       feature_id=s.FEATURE_ID)]))
+    _save(*records)
+
+
+def given_subscription_change(sample: Sample) -> None:
+    """An active subscription, linked to its item (for a plan change), as the callbacks leave it."""
+    if "plan" not in sample.name:
+        given_cancel_subscription(sample)
+        return
+    s = _ids()
+    _billing_env()
+    record = _recurring(status="active", stripe_subscription_id=s.STRIPE_SUBSCRIPTION_ID,
+                        stripe_customer_id=s.STRIPE_CUSTOMER_ID, stripe_item_id="si_1QEXAMPLE000000000000001",
+                        currency=s.CURRENCY)
+    _save(record, _subscription_order(status="paid"))
+
+
+def given_billing_subscribe(sample: Sample) -> None:
+    """As ``given_subscribe``; a hosted Checkout's redirects on the app's origin."""
+    _billing_env()
+    given_subscribe(sample)
+
+
+def given_billing_checkout(sample: Sample) -> None:
+    """As ``given_checkout``; a saved card's checkout also needs the user's customer."""
+    given_checkout(sample)
+    if sample.name == "saved_card":
+        _save(_customer_row())
+
+
+def given_billing_subscription_callback(sample: Sample) -> None:
+    """As ``given_subscription_callback``; an entitlement summary's customer is the user's."""
+    if sample.name.startswith("entitlements"):
+        _save(_customer_row())
+    else:
+        given_subscription_callback(sample)
+
+
+def given_billing_payment_callback(sample: Sample) -> None:
+    """As ``given_payment_callback``; a subscription-mode Session is held by a subscription started on the web."""
+    if not sample.name.endswith("_subscription"):
+        given_payment_callback(sample)
+        return
+    s = _ids()
+    record = _recurring(status="incomplete", mode="checkout_session", stripe_customer_id=s.STRIPE_CUSTOMER_ID,
+                        stripe_checkout_session_id=s.SUBSCRIPTION_SESSION_ID)
+    _save(record, _subscription_order())
+
+
+GIVEN.update({
+    "billing": given_billing,
+    "cancel_subscription": given_subscription_change,
+    "subscribe": given_billing_subscribe,
+    "checkout": given_billing_checkout,
+    "subscription_callback": given_billing_subscription_callback,
+    "payment_callback": given_billing_payment_callback,
+})
 
 # --- the numbers (issue 13) ---------------------------------------------------------------------------------------
 

@@ -62,6 +62,16 @@ class StripeStub:
             ("GET", re.compile(r"/v1/subscriptions/(?P<id>[^/]+)"), self._subscription),
             ("POST", re.compile(r"/v1/subscriptions/(?P<id>[^/]+)"), self._subscription),
             ("DELETE", re.compile(r"/v1/subscriptions/(?P<id>[^/]+)"), self._subscription_canceled),
+            *self._billing_routes(),
+            ("GET", re.compile(r"/v1/events"), self._events),  # the reconciler: nothing new at Stripe
+            # marketplace, usage billing, privacy (issue 13)
+            ("POST", re.compile(r"/v1/accounts"), self._account),
+            ("GET", re.compile(r"/v1/accounts/(?P<id>[^/]+)"), self._account),
+            ("POST", re.compile(r"/v1/account_links"), self._account_link),
+            ("GET", re.compile(r"/v1/charges/(?P<id>[^/]+)"), self._charge),
+            ("POST", re.compile(r"/v1/billing/meter_events"), self._meter_event),
+            ("GET", re.compile(r"/v2/core/events/(?P<id>[^/]+)"), self._meter_error_report),
+            ("DELETE", re.compile(r"/v1/customers/(?P<id>[^/]+)"), self._customer_deleted),
         ]
         stub = self
 
@@ -133,7 +143,7 @@ class StripeStub:
         return int(params.get("amount") or default)
 
     def _price(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
-        recurring = id.startswith(RECURRING_PRICE_PREFIX)
+        recurring = id.startswith(RECURRING_PRICE_PREFIX) or id in RECURRING_SAMPLE_PRICES
         return 200, self._new("price", "price", id, active=True, currency="usd", unit_amount=999 if recurring else 1999,
                               type="recurring" if recurring else "one_time",
                               recurring={"interval": "month", "interval_count": 1, "usage_type": "licensed",
@@ -175,6 +185,9 @@ class StripeStub:
         _, refund = self._refund({})
         return 200, {"object": "list", "url": "/v1/refunds", "has_more": False, "data": [refund]}
 
+    def _events(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return 200, {"object": "list", "url": "/v1/events", "has_more": False, "data": []}
+
     def _customer(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         return 200, self._new("customer", "cus", metadata=params.get("metadata") or {})
 
@@ -209,3 +222,119 @@ class StripeStub:
                             customer=subscription["customer"], amount_due=999, amount_paid=0, currency="usd")
         invoice["confirmation_secret"] = {"client_secret": f"pi_stub_secret_{invoice['id']}", "type": "payment_intent"}
         return 200, invoice
+
+    # --- billing: promotion codes, plan change previews, saved cards, the portal, entitlements ----------------
+
+    def _billing_routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., tuple[int, dict[str, Any]]]]]:
+        return [
+            ("GET", re.compile(r"/v1/customers/search"), self._customer_search),
+            ("GET", re.compile(r"/v1/promotion_codes"), self._promotion_codes),
+            ("POST", re.compile(r"/v1/invoices/create_preview"), self._invoice_preview),
+            ("POST", re.compile(r"/v1/setup_intents"), self._setup_intent),
+            ("GET", re.compile(r"/v1/setup_intents/(?P<id>[^/]+)"), self._setup_intent),
+            ("GET", re.compile(r"/v1/customers/(?P<id>cus_[^/]+)"), self._customer_with_default),
+            ("POST", re.compile(r"/v1/customers/(?P<id>cus_[^/]+)"), self._customer_with_default),
+            ("GET", re.compile(r"/v1/payment_methods"), self._payment_methods),
+            ("GET", re.compile(r"/v1/payment_methods/(?P<id>[^/]+)"), self._payment_method),
+            ("POST", re.compile(r"/v1/payment_methods/(?P<id>[^/]+)/detach"), self._payment_method_detached),
+            ("POST", re.compile(r"/v1/billing_portal/sessions"), self._portal_session),
+            ("GET", re.compile(r"/v1/entitlements/active_entitlements"), self._active_entitlements),
+        ]
+
+    def _customer_search(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """No customer made earlier for the user: the subscribe samples then create one."""
+        return 200, {"object": "search_result", "url": "/v1/customers/search", "has_more": False, "next_page": None,
+                     "data": []}
+
+    def _promotion_codes(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        coupon = self._new("coupon", "coupon", "COUPON25", percent_off=25, amount_off=None, valid=True,
+                           duration="once")
+        code = self._new("promotion_code", "promo", active=True, code=params.get("code", "FALL25"), expires_at=None,
+                         promotion={"type": "coupon", "coupon": coupon})
+        return 200, {"object": "list", "url": "/v1/promotion_codes", "has_more": False, "data": [code]}
+
+    def _invoice_preview(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        _, invoice = self._invoice({"customer": params.get("customer", "cus_stub")})
+        invoice.update(billing_reason="subscription_update", amount_due=1000, lines={
+            "object": "list", "has_more": False, "url": "/v1/invoices/upcoming/lines", "data": [
+                {"object": "line_item", "amount": amount, "currency": "usd", "description": text,
+                 "parent": {"type": "subscription_item_details",
+                            "subscription_item_details": {"proration": True}}}
+                for amount, text in ((-999, "Unused time"), (1999, "Remaining time"))]})
+        invoice["id"] = "upcoming_in_stub"
+        return 200, invoice
+
+    def _setup_intent(self, params: dict[str, Any], id: str | None = None) -> tuple[int, dict[str, Any]]:
+        obj = self._new("setup_intent", "seti", id, status="requires_payment_method",
+                        customer=params.get("customer") or SAVED_CARD_CUSTOMER, next_action=None,
+                        last_setup_error=None, metadata=params.get("metadata") or {})
+        obj["client_secret"] = f"{obj['id']}_secret_stub"
+        return 200, obj
+
+    def _customer_with_default(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        return 200, self._new("customer", "cus", id, invoice_settings={
+            "custom_fields": None, "default_payment_method": SAVED_CARD_ID, "footer": None,
+            "rendering_options": None})
+
+    def _payment_method(self, params: dict[str, Any], id: str | None = None) -> tuple[int, dict[str, Any]]:
+        return 200, self._new("payment_method", "pm", id or SAVED_CARD_ID, customer=SAVED_CARD_CUSTOMER)
+
+    def _payment_methods(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        _, method = self._payment_method(params)
+        return 200, {"object": "list", "url": "/v1/payment_methods", "has_more": False, "data": [method]}
+
+    def _payment_method_detached(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        return 200, self._new("payment_method", "pm", id, customer=None)
+
+    def _portal_session(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        obj = self._new("billing_portal.session", "bps", customer=params.get("customer"),
+                        return_url=params.get("return_url"))
+        obj["url"] = f"https://billing.stripe.com/p/session/{obj['id']}"
+        return 200, obj
+
+    def _active_entitlements(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        entitlement = {"id": "ent_test_stub", "object": "entitlements.active_entitlement", "feature": "feat_test_stub",
+                       "livemode": False, "lookup_key": "pro-reports"}
+        return 200, {"object": "list", "url": "/v1/entitlements/active_entitlements", "has_more": False,
+                     "data": [entitlement]}
+
+    # --- marketplace, usage billing, privacy ----------------------------------------------------------------------
+
+    def _account(self, params: dict[str, Any], id: str | None = None) -> tuple[int, dict[str, Any]]:
+        return 200, self._new("account", "acct", id, type="express", metadata=params.get("metadata") or {})
+
+    def _account_link(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        link = copy.deepcopy(self._fixtures["account_link"])
+        link.update(created=int(time.time()), expires_at=int(time.time()) + 300,
+                    url=f"https://connect.stripe.com/setup/e/{params.get('account', 'acct_stub')}/stub")
+        return 200, link
+
+    def _charge(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        return 200, self._new("charge", "ch", id, transfer="tr_stub000001", status="succeeded")
+
+    def _meter_event(self, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        event = copy.deepcopy(self._fixtures["billing.meter_event"])
+        event.update(event_name=params.get("event_name"), identifier=params.get("identifier"),
+                     payload=params.get("payload") or {}, timestamp=int(params.get("timestamp") or time.time()),
+                     created=int(time.time()))
+        return 200, event
+
+    def _meter_error_report(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        return 200, {"id": id, "object": "v2.core.event", "type": "v1.billing.meter.error_report_triggered",
+                     "livemode": False, "created": "2026-11-01T10:00:00.000Z", "context": None,
+                     "related_object": {"id": "mtr_stub", "type": "billing.meter",
+                                        "url": "/v1/billing/meters/mtr_stub"},
+                     "data": {"developer_message_summary": "1 meter event failed", "validation_start":
+                              "2026-11-01T09:00:00.000Z", "validation_end": "2026-11-01T10:00:00.000Z",
+                              "reason": {"error_count": 1, "error_types": [
+                                  {"code": "meter_event_customer_not_found", "error_count": 1, "sample_errors": []}]}}}
+
+    def _customer_deleted(self, params: dict[str, Any], id: str) -> tuple[int, dict[str, Any]]:
+        return 200, {"id": id, "object": "customer", "deleted": True}
+
+
+# The recurring prices of the bench's samples (devstack.make_sample_events), besides the prefix above.
+RECURRING_SAMPLE_PRICES = frozenset({"price_1MoBy5LkdIwHu7ixMonthly", "price_1MoBy5LkdIwHu7ixPlus"})
+# The saved card of the bench's samples and the customer it is attached to (devstack.make_sample_events).
+SAVED_CARD_ID = "pm_1QEXAMPLE0000000000000002"
+SAVED_CARD_CUSTOMER = "cus_1QEXAMPLE00000000001"

@@ -14,9 +14,20 @@ Sections (each checks the state it should end in; the exit code is 1 if any step
 3. a web checkout (Stripe Checkout Session, paid on the emulator's hosted page) -> paid;
 4. a partial refund by an admin -> partially_refunded (a user may not refund; no refund over what is left);
 5. a subscription: order -> subscribe -> first payment -> paid; a renewal -> a new paid renewal order;
-   cancel. Skipped, with a note, while ``SubscribeFunction`` is not in template.yaml.
-6. the numbers (``GET /admin/metrics``, admins only), read before the first section and after the last: what the
-   demo did is counted, each change once, and printed.
+   cancel. Skipped, with a note, while ``SubscribeFunction`` is not in template.yaml;
+6. billing: a subscription whose plan grants a feature (an entitlement appears), a plan change previewed then
+   made (its adjustment order is the previewed amount, and the new plan's feature appears), a saved card, the
+   customer portal, a trial.
+7. a payment whose webhook was lost (the payment endpoint is down): the order stays pending until the reconciler
+   (``POST /admin/reconcile``) applies Stripe's event; the late webhook is then a duplicate.
+8. a marketplace: Bob becomes a seller (Stripe Connect), onboards, turns active; Alice's order from him is
+   paid by a destination charge with the platform's fee; a partial refund takes back part of his share;
+9. usage billing: the same usage report sent twice, one meter event at Stripe;
+10. the payment attempt limit: ten attempts, then the 11th is refused with ``Retry-After``;
+11. privacy: a user with a paid order and an active subscription exports their data, is erased (the Stripe
+    customer deleted, the subscription ended), and erased again.
+12. the numbers (``GET /admin/metrics``, admins only), read before the first section and after the last: what the
+    demo did is counted, each change once, and printed.
 
 After each step it prints the domain events that step produced (``event  OrderPaid order ... (by evt_...) ->
 the functions the local bus invoked``), from the local stack's bus.
@@ -40,10 +51,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
 from devstack.local_stack import EMULATOR_SECRET_KEY, STACK_NAME
 from devstack.stack_process import StackProcess
-from devstack.stripe_events import encode_event, sign_payload
 
 DEFAULT_API = "http://127.0.0.1:3000"
 WAIT_SECONDS = 20.0
@@ -56,6 +65,11 @@ class DemoFailed(Exception):
 
 class Skip(Exception):
     """This part cannot run here (the message says why); the demo goes on."""
+
+
+def _unique(name: str) -> str:
+    """A user of this run only (the stack may have served earlier runs within the attempt window)."""
+    return f"{name}-{int(time.time() * 1000) % 10**9}"
 
 
 # ------------------------------------------------------------------------------------------ HTTP
@@ -139,6 +153,9 @@ class Demo:
         self.notes: list[str] = []
         self.shared: dict[str, Any] = {}  # what one section leaves for a later one (the paid order)
         self.events_since = time.time()
+        # Alice and Bob are users of this run: payment attempts are limited per user and window, and a stack may
+        # serve several runs within one window (the page's own "alice" is left alone).
+        self.run_users = {ALICE: _unique(ALICE), BOB: _unique(BOB)}
 
     # ---------------------------------------------------------------- telling
 
@@ -193,6 +210,7 @@ class Demo:
     # ---------------------------------------------------------------- calling
 
     def token(self, user: str, admin: bool = False) -> str:
+        user = self.run_users.get(user, user)
         if (user, admin) not in self._tokens:
             query = urllib.parse.urlencode({"user": user, **({"admin": "1"} if admin else {})})
             self._tokens[(user, admin)] = http("GET", f"{self.api}/_local/token?{query}").body["token"]
@@ -225,6 +243,16 @@ class Demo:
         return http("POST", f"{base}/v1/payment_intents/{intent}/confirm",
                     form={"key": self.config["publishableKey"], "client_secret": client_secret,
                           "payment_method": payment_method})
+
+    def resend(self, event_id: str, endpoint: str) -> dict[str, Any]:
+        """Stripe delivering ``event_id`` again to the callback ``endpoint`` (the emulator's helper, as ``stripe
+        events resend`` does): what the callback answered."""
+        endpoint_id = self.config["webhooks"][endpoint]["id"]
+        answer = http("POST", f"{self.config['stripe']}/_test/events/{event_id}/resend",
+                      form={"webhook_endpoint": endpoint_id},
+                      headers={"authorization": f"Bearer {EMULATOR_SECRET_KEY}"})
+        deliveries = (answer.body or {}).get("deliveries") or [{}]
+        return dict(deliveries[0])
 
     def stripe_admin(self) -> Any:
         """A Stripe client with the emulator's key, for what only a test may do (emulator mode only)."""
@@ -278,24 +306,15 @@ def section_one_time_payment(demo: Demo) -> None:
     except Skip as skip:
         demo.note(f"replaying a signed event {skip}")
         return
-    events = client.v1.events.list({"type": "payment_intent.succeeded", "limit": 100}).data
-    event = next(e for e in events if e.data.object.id == confirmed.body["id"]).to_dict()
-    url = demo.config["functionUrls"]["PaymentCallbackFunction"]
-    answer = _post_signed(url, encode_event(event), LOCAL_WEBHOOK_SECRETS["payment"])
-    demo.expect(answer.status == 200 and (answer.body or {}).get("result") == "duplicate",
-                f"the callback answers {answer.status} {answer.body}: applied once")
+    answer = demo.resend(_event_about(client, "payment_intent.succeeded", confirmed.body["id"]), "payment")
+    demo.expect(answer.get("status") == 200 and (answer.get("body") or {}).get("result") == "duplicate",
+                f"the callback answers {answer.get('status')} {answer.get('body')}: applied once")
 
 
-def _post_signed(url: str, raw: bytes, secret: str) -> Answer:
-    """POST ``raw`` signed with ``secret`` now, as Stripe delivers a webhook."""
-    headers = {"content-type": "application/json; charset=utf-8",
-               "stripe-signature": sign_payload(raw, secret, int(time.time()))}
-    request = urllib.request.Request(url, data=raw, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return Answer(response.status, json.loads(response.read() or b"null"), {})
-    except urllib.error.HTTPError as error:
-        return Answer(error.code, json.loads(error.read() or b"null"), {})
+def _event_about(client: Any, event_type: str, object_id: str) -> str:
+    """The id of the newest ``event_type`` event about Stripe object ``object_id``."""
+    events = client.v1.events.list({"type": event_type, "limit": 100}).data
+    return next(e.id for e in events if e.data.object.id == object_id)
 
 
 def section_decline_and_retry(demo: Demo) -> None:
@@ -415,6 +434,267 @@ def section_subscription(demo: Demo) -> None:
                     "the subscription reads canceled")
 
 
+def section_billing(demo: Demo) -> None:
+    """Plans: an entitlement appearing, a plan change with its adjustment order, a saved card, the portal, a trial."""
+    if "BillingFunction" not in demo.config.get("functions", []):
+        raise Skip("BillingFunction is not in template.yaml")
+    user = "erin"
+    plans = [p for p in demo.config["catalog"] if p.get("recurring")]
+    if len(plans) < 2:
+        raise Skip("the catalog has fewer than two plans")
+    basic, plus = plans[0], plans[1]
+
+    def entitlements() -> list[str]:
+        return [e["lookupKey"] for e in demo.call("GET", "/entitlements", user=user).body["entitlements"]]
+
+    demo.say(f"Erin subscribes to the {basic['name']}, which grants {', '.join(basic.get('features') or [])}")
+    order = demo.new_order(basic, user=user)
+    sub = demo.call("POST", "/subscriptions", {"orderId": order["orderId"], "priceId": basic["priceId"]},
+                    user=user).body or {}
+    confirmed = demo.confirm_card(sub["clientSecret"], "pm_card_visa")
+    demo.expect(confirmed.body.get("status") == "succeeded", "Stripe: the first invoice is paid")
+    demo.wait_until(lambda: demo.order(order["orderId"], user=user)["status"] == "paid", "the order reads paid")
+    demo.wait_until(lambda: set(basic.get("features") or []) <= set(entitlements()),
+                    "entitlements.active_entitlement_summary.updated arrives: GET /entitlements lists "
+                    f"{', '.join(basic.get('features') or [])} (one DynamoDB read)")
+
+    demo.say(f"She previews a move to the {plus['name']}, invoiced now (always_invoice)")
+    path = f"/subscriptions/{sub['recurringPaymentId']}/change"
+    body = {"priceId": plus["priceId"], "proration": "always_invoice"}
+    preview = demo.call("POST", f"{path}/preview", body, user=user)
+    shown = preview.body or {}
+    demo.expect(preview.status == 200, f"POST .../change/preview -> {preview.status}: {shown.get('amountDue')} "
+                f"{shown.get('currency')} now, changing nothing")
+    for line in shown.get("lines", []):
+        demo.show(f"{line['description']}: {line['amount']}")
+
+    demo.say("She confirms it, with the preview's proration date")
+    changed = demo.call("POST", path, {**body, "prorationDate": shown["prorationDate"]}, user=user)
+    demo.expect(changed.status == 200 and (changed.body or {}).get("priceId") == plus["priceId"],
+                f"POST .../change -> {changed.status}: the subscription is on {plus['name']}")
+
+    def adjustment() -> dict[str, Any] | None:
+        orders = demo.call("GET", "/orders?limit=100", user=user).body["orders"]
+        return next((o for o in orders if o["kind"] == "adjustment" and o["status"] == "paid"), None)
+
+    demo.wait_until(lambda: adjustment() is not None,
+                    "invoice.paid (subscription_update) arrives: one adjustment order, paid")
+    found = adjustment() or {}
+    demo.expect(found.get("amount") == shown.get("amountDue"),
+                f"adjustment order {found.get('orderId')}: {found.get('amount')}, the previewed amount, "
+                f"parent {found.get('parentOrderId')}")
+    demo.wait_until(lambda: set(plus.get("features") or []) <= set(entitlements()),
+                    f"the new plan's features appear: {', '.join(entitlements())}")
+
+    demo.say("She saves a card for later (a SetupIntent, confirmed as Stripe.js's confirmCardSetup does)")
+    setup = demo.call("POST", "/payment-methods/setup", user=user).body or {}
+    base = demo.config["stripe"] or "https://api.stripe.com"
+    saved = http("POST", f"{base}/v1/setup_intents/{setup['setupIntentId']}/confirm",
+                 form={"key": demo.config["publishableKey"], "client_secret": setup["clientSecret"],
+                       "payment_method": "pm_card_visa"})
+    demo.expect(saved.status == 200 and saved.body.get("status") == "succeeded", "Stripe: the SetupIntent succeeded")
+    cards = demo.call("GET", "/payment-methods", user=user).body["paymentMethods"]
+    demo.expect(len(cards) >= 1, "GET /payment-methods: " + ", ".join(f"{c['brand']} {c['last4']}" for c in cards))
+    answer = demo.call("GET", "/payment-methods", user=BOB)
+    demo.expect(answer.status == 200 and all(c["id"] not in {x["id"] for x in cards}
+                                             for c in answer.body["paymentMethods"]), "Bob sees none of hers")
+
+    demo.say("She opens the Stripe customer portal")
+    portal = demo.call("POST", "/billing-portal", {"returnUrl": f"{demo.api}/demo/"}, user=user)
+    demo.expect(portal.status == 201, f"POST /billing-portal -> {portal.status}: {(portal.body or {}).get('url')}")
+
+    demo.say(f"Finn starts a 14-day trial of the {basic['name']} (no charge until it ends)")
+    trial_order = demo.new_order(basic, user="finn")
+    trial = demo.call("POST", "/subscriptions", {"orderId": trial_order["orderId"], "priceId": basic["priceId"],
+                                                 "trialDays": 14}, user="finn").body or {}
+    demo.expect(trial.get("status") == "trialing" and trial.get("clientSecretType") == "setup_intent",
+                f"POST /subscriptions -> {trial.get('status')} until {trial.get('trialEnd')}, "
+                "a SetupIntent's secret to save the card for its end")
+    demo.wait_until(lambda: demo.order(trial_order["orderId"], user="finn")["status"] == "paid",
+                    "the trial's first invoice (0) pays the order")
+
+
+def section_lost_webhook(demo: Demo) -> None:
+    client = demo.stripe_admin()  # taking an endpoint down and sending an event again are the emulator's
+    tshirt = demo.price(recurring=False)
+    demo.say("The payment callback's endpoint goes down (a bad deploy, a wrong URL): Stripe's deliveries are lost")
+    answer = http("POST", f"{demo.api}/_local/webhooks/payment/down")
+    demo.expect(answer.status == 200, f"POST /_local/webhooks/payment/down -> {answer.status}")
+    try:
+        demo.say("Alice orders and pays as before")
+        order = demo.new_order(tshirt)
+        pay = demo.call("POST", "/checkout", {"orderId": order["orderId"]}).body
+        confirmed = demo.confirm_card(pay["clientSecret"], "pm_card_visa")
+        demo.expect(confirmed.body.get("status") == "succeeded", "Stripe: the PaymentIntent succeeded")
+        event_id = _event_about(client, "payment_intent.succeeded", confirmed.body["id"])
+        endpoint_id = demo.config["webhooks"]["payment"]["id"]
+        deliveries = f"{demo.config['stripe']}/_test/webhook_endpoints/{endpoint_id}/deliveries"
+
+        def lost() -> bool:
+            found = http("GET", deliveries, headers={"authorization": f"Bearer {EMULATOR_SECRET_KEY}"}).body
+            return any(d["event"] == event_id and d["status"] == "down" for d in found["deliveries"])
+
+        demo.wait_until(lost, f"Stripe's {event_id} (payment_intent.succeeded) never reached the callback")
+        demo.expect(demo.order(order["orderId"])["status"] == "pending", "so the order still reads pending")
+    finally:
+        http("POST", f"{demo.api}/_local/webhooks/payment/up")
+
+    demo.say("Alice may not run the reconciler")
+    answer = demo.call("POST", "/admin/reconcile")
+    demo.expect(answer.status == 403, f"POST /admin/reconcile as a user -> {answer.status}")
+    demo.say("The reconciler runs (every 15 minutes in AWS, every minute under make dev; Ada runs it now)")
+    answer = demo.call("POST", "/admin/reconcile", user=ADA, admin=True)
+    summary = answer.body or {}
+    demo.expect(answer.status == 200, f"POST /admin/reconcile -> {answer.status} {summary}")
+    if summary.get("eventsApplied"):
+        demo.show(f"it listed Stripe's events since its checkpoint and applied {summary['eventsApplied']} that no "
+                  "webhook had delivered (EventsRecovered, alarmed)")
+    else:
+        demo.show("the scheduled run had already applied it")
+    demo.expect(demo.order(order["orderId"])["status"] == "paid",
+                "the order reads paid: the lost payment landed through the reconciler")
+
+    demo.say("The endpoint is back, and Stripe delivers the lost event late")
+    answer = demo.resend(event_id, "payment")
+    demo.expect(answer.get("status") == 200 and (answer.get("body") or {}).get("result") == "duplicate",
+                f"the callback answers {answer.get('status')} {answer.get('body')}: applied once, by the reconciler")
+
+
+def section_marketplace(demo: Demo) -> None:
+    if "SellersFunction" not in demo.config.get("functions", []):
+        raise Skip("SellersFunction is not in template.yaml")
+    bob = _unique("bob")
+    demo.say(f"{bob} becomes a seller: an Express account at Stripe and an onboarding link")
+    answer = demo.call("POST", "/sellers", {"returnUrl": f"{demo.api}/demo/?onboarded=1"}, user=bob)
+    seller = answer.body or {}
+    demo.expect(answer.status == 201 and seller.get("status") == "onboarding",
+                f"POST /sellers -> {answer.status}: {seller.get('sellerId')}, account "
+                f"{seller.get('stripeAccountId')}, {seller.get('status')}")
+    if not demo.emulator:
+        demo.note("onboarding at Stripe takes a browser: open the onboardingUrl to finish")
+        return
+    demo.say("He completes Stripe's onboarding form (the emulator's page)")
+    done = http("POST", seller["onboardingUrl"], form={"outcome": "complete"}, follow=False)
+    demo.expect(done.status == 303, f"the page sends him back to the app ({done.status})")
+    demo.wait_until(lambda: demo.call("GET", "/sellers/me", user=bob).body.get("status") == "active",
+                    "account.updated arrives at the Connect callback: the seller reads active")
+
+    tshirt = demo.price(recurring=False)
+    demo.say(f"Alice orders a {tshirt['name']} from {bob}'s shop")
+    answer = demo.call("POST", "/orders", {"items": [{"priceId": tshirt["priceId"]}],
+                                           "sellerId": seller["sellerId"]})
+    order = answer.body or {}
+    demo.expect(answer.status == 201 and order.get("sellerId") == seller["sellerId"],
+                f"POST /orders -> {answer.status}: {order.get('amount')} {order.get('currency')}, platform fee "
+                f"{order.get('applicationFeeAmount')}")
+    pay = demo.call("POST", "/checkout", {"orderId": order["orderId"]}).body
+    confirmed = demo.confirm_card(pay["clientSecret"], "pm_card_visa")
+    demo.expect(confirmed.body.get("status") == "succeeded",
+                f"a destination charge to {seller['stripeAccountId']} succeeded")
+    demo.wait_until(lambda: (demo.order(order["orderId"])["payments"][0].get("stripeTransferId") or "") != "",
+                    "the order reads paid, with the transfer to the seller recorded")
+    payment = demo.order(order["orderId"])["payments"][0]
+    demo.show(f"payment {payment['paymentId']}: fee {payment['applicationFeeAmount']}, seller's share "
+              f"{payment['transferAmount']}, transfer {payment['stripeTransferId']}")
+
+    demo.say("Ada refunds a quarter: the seller gives back a quarter of his share, the platform of its fee")
+    quarter = payment["amount"] // 4
+    answer = demo.call("POST", "/refunds", {"paymentId": payment["paymentId"], "refundAmount": quarter},
+                       user=ADA, admin=True)
+    demo.expect(answer.status == 202, f"POST /refunds of {quarter} -> {answer.status}")
+    demo.wait_until(lambda: demo.order(order["orderId"])["status"] == "partially_refunded",
+                    "the refund lands: partially_refunded")
+    client = demo.stripe_admin()
+    transfer = client.v1.transfers.retrieve(payment["stripeTransferId"])
+    demo.expect(transfer.amount_reversed > 0 and transfer.amount_reversed <= payment["transferAmount"] // 4 + 1,
+                f"Stripe reversed {transfer.amount_reversed} of the {transfer.amount} transferred")
+
+
+def section_usage(demo: Demo) -> None:
+    if "UsageFunction" not in demo.config.get("functions", []):
+        raise Skip("UsageFunction is not in template.yaml")
+    client = demo.stripe_admin()
+    meters = [m for m in client.v1.billing.meters.list({"limit": 100}).data if m.event_name == "api_calls"]
+    meter = meters[0] if meters else client.v1.billing.meters.create(
+        {"display_name": "API calls", "event_name": "api_calls", "default_aggregation": {"formula": "sum"}})
+    erin = _unique("erin")
+    _subscribed(demo, erin)  # a Stripe customer to bill
+    key = f"{erin}-usage-1"
+    demo.say(f"The app's backend reports 42 API calls for {erin}, then sends the same report again")
+    first = demo.call("POST", "/usage", {"userId": erin, "meter": "api_calls", "value": 42, "idempotencyKey": key},
+                      user=ADA, admin=True)
+    again = demo.call("POST", "/usage", {"userId": erin, "meter": "api_calls", "value": 42, "idempotencyKey": key},
+                      user=ADA, admin=True)
+    demo.expect(first.status == again.status == 202 and first.body == again.body,
+                f"POST /usage twice -> {first.status}, {again.status}: one report, identifier "
+                f"{(first.body or {}).get('identifier')}")
+    received = http("GET", f"{demo.config['stripe']}/_test/billing/meter_events?event_name=api_calls",
+                    headers={"authorization": f"Bearer {EMULATOR_SECRET_KEY}"}).body
+    mine = [e for e in received["data"] if e["identifier"] == first.body["identifier"]]
+    demo.expect(len(mine) == 1 and mine[0]["counted"], f"Stripe's meter {meter.id} counted it once")
+
+
+def _subscribed(demo: Demo, user: str) -> dict[str, Any]:
+    """``user`` subscribed to the membership with its first invoice paid (a Stripe customer, an active
+    subscription)."""
+    membership = demo.price(recurring=True)
+    order = demo.call("POST", "/orders", {"items": [{"priceId": membership["priceId"]}]}, user=user).body
+    sub = demo.call("POST", "/subscriptions", {"orderId": order["orderId"], "priceId": membership["priceId"]},
+                    user=user).body
+    demo.confirm_card(sub["clientSecret"], "pm_card_visa")
+    demo.wait_until(lambda: (demo.order(order["orderId"], user=user).get("subscription") or {}).get("status")
+                    == "active", f"{user}'s subscription is active")
+    return order
+
+
+def section_attempt_limit(demo: Demo) -> None:
+    dave = _unique("dave")
+    demo.say(f"{dave} tries ten payments in a row (a card tester would try hundreds)")
+    statuses = [demo.call("POST", "/checkout", {"orderId": "ord_guess"}, user=dave).status for _ in range(10)]
+    demo.expect(statuses == [404] * 10, "ten attempts answered (404: no such order), each counted")
+    demo.say("The 11th attempt within the window")
+    answer = demo.call("POST", "/checkout", {"orderId": "ord_guess"}, user=dave)
+    code = ((answer.body or {}).get("error") or {}).get("code")
+    demo.expect(answer.status == 429 and code == "too_many_attempts" and answer.headers.get("retry-after"),
+                f"POST /checkout -> {answer.status} {code}, Retry-After: {answer.headers.get('retry-after')} s")
+    demo.expect(demo.call("POST", "/checkout", {"orderId": "ord_guess"}).status != 429,
+                "Alice, another user, is not affected")
+
+
+def section_privacy(demo: Demo) -> None:
+    if "PrivacyFunction" not in demo.config.get("functions", []):
+        raise Skip("PrivacyFunction is not in template.yaml")
+    frank = _unique("frank")
+    demo.say(f"{frank} has a paid order and an active subscription")
+    tshirt = demo.price(recurring=False)
+    order = demo.call("POST", "/orders", {"items": [{"priceId": tshirt["priceId"]}],
+                                          "description": "a gift for my sister"}, user=frank).body
+    pay = demo.call("POST", "/checkout", {"orderId": order["orderId"]}, user=frank).body
+    demo.confirm_card(pay["clientSecret"], "pm_card_visa")
+    demo.wait_until(lambda: demo.order(order["orderId"], user=frank)["status"] == "paid", "the order reads paid")
+    subscription_order = _subscribed(demo, frank)
+
+    demo.say(f"{frank} asks for his data")
+    export = demo.call("GET", "/me/export", user=frank).body or {}
+    demo.expect(len(export.get("orders", [])) == 2 and len(export.get("subscriptions", [])) == 1,
+                f"GET /me/export: {len(export.get('orders', []))} orders, {len(export.get('subscriptions', []))} "
+                f"subscription, cards {[(m['brand'], m['last4']) for m in export.get('paymentMethods', [])]}")
+
+    demo.say(f"{frank} asks to be erased")
+    answer = demo.call("DELETE", "/me", user=frank)
+    demo.expect(answer.status == 204, f"DELETE /me -> {answer.status}")
+    demo.expect(demo.call("GET", "/orders", user=frank).body == {"orders": [], "nextCursor": None},
+                "his GET /orders is empty")
+    kept = demo.call("GET", f"/orders/{order['orderId']}", user=ADA, admin=True).body
+    anonymous = kept["userId"].startswith("erased_") and kept["description"] == ""
+    demo.expect(anonymous and kept["amount"] == order["amount"],
+                f"the order stays for the accounts: {kept['amount']} {kept['currency']}, {kept['status']}, "
+                f"user {kept['userId'][:20]}..., no description")
+    demo.wait_until(lambda: (demo.call("GET", f"/orders/{subscription_order['orderId']}", user=ADA, admin=True)
+                             .body.get("subscription") or {}).get("status") == "canceled",
+                    "his Stripe customer is deleted, which ended the subscription")
+    demo.expect(demo.call("DELETE", "/me", user=frank).status == 204, "DELETE /me again -> 204 (nothing left)")
+
 # ------------------------------------------------------------------------------------------ the numbers
 
 
@@ -492,6 +772,13 @@ SECTIONS: tuple[Section, ...] = (
     Section("A web checkout (Stripe Checkout Session)", section_checkout_session),
     Section("A partial refund by an admin", section_partial_refund),
     Section("A subscription: first payment, a renewal, cancel", section_subscription),
+    Section("Billing: entitlements, a plan change and its adjustment order, a saved card, the portal, a trial",
+            section_billing),
+    Section("A lost webhook, recovered by the reconciler", section_lost_webhook),
+    Section("A marketplace: a seller, a destination charge with the platform's fee, a refund", section_marketplace),
+    Section("Usage billing: one report sent twice, counted once", section_usage),
+    Section("The payment attempt limit", section_attempt_limit),
+    Section("Privacy: export and erasure", section_privacy),
     Section("The numbers after: what the demo did, counted once", section_numbers),
 )
 

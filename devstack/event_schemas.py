@@ -57,6 +57,24 @@ SUBSCRIPTION = {
         "currentPeriodEnd": {"anyOf": [TIME, {"type": "null"}]},
     },
 }
+SELLER = {
+    "type": "object",
+    "required": ["sellerId", "stripeAccountId", "status", "chargesEnabled", "payoutsEnabled", "detailsSubmitted",
+                 "requirementsDue"],
+    "properties": {
+        "sellerId": {"type": "string", "pattern": "^sel_"}, "stripeAccountId": NULLABLE_STRING,
+        "status": {"enum": ["onboarding", "active", "restricted"]}, "chargesEnabled": {"type": "boolean"},
+        "payoutsEnabled": {"type": "boolean"}, "detailsSubmitted": {"type": "boolean"},
+        "requirementsDue": {"type": "array", "items": {"type": "string"}},
+    },
+}
+ENTITLEMENTS = {
+    "type": "array",
+    "items": {"type": "object", "required": ["lookupKey", "featureId"], "additionalProperties": False,
+              "properties": {"lookupKey": {"type": "string"}, "featureId": {"type": "string"}}},
+}
+#: The entities whose events carry no order (the detail names the entity's user instead)
+WITHOUT_ORDER = ("entitlements", "seller")
 ORDER = {
     "type": "object",
     "required": ["orderId", "userId", "kind", "amount", "currency", "description", "status", "parentOrderId",
@@ -98,12 +116,17 @@ TYPES: dict[str, tuple[str, str | None, list[Any]]] = {
     "SubscriptionUpdated": ("A started subscription changed its status, cancel at period end, period or price.",
                             "subscription", None),
     "SubscriptionCanceled": ("A subscription ended.", "subscription", None),
+    "EntitlementsChanged": ("What a user may use changed (Stripe's active entitlement summary): the whole list "
+                            "now.", "entitlements", [None]),
+    "SellerUpdated": ("A seller was created, or their status, capabilities or requirements changed "
+                      "(account.updated).", "seller", [None, "onboarding", "active", "restricted"]),
 }
 
 
 def schema_for(detail_type: str) -> dict[str, Any]:
     description, entity, previous = TYPES[detail_type]
-    definitions: dict[str, Any] = {"payment": PAYMENT, "refund": REFUND, "subscription": SUBSCRIPTION}
+    definitions: dict[str, Any] = {"payment": PAYMENT, "refund": REFUND, "subscription": SUBSCRIPTION,
+                                   "seller": SELLER, "entitlements": ENTITLEMENTS}
     previous_schema: dict[str, Any] = ({"enum": previous} if previous is not None else NULLABLE_STRING)
     properties: dict[str, Any] = {
         "eventId": {"type": "string", "format": "uuid", "description": "The same on every delivery of this event: "
@@ -121,6 +144,13 @@ def schema_for(detail_type: str) -> dict[str, Any]:
                      "description": "The Stripe event whose webhook made the change; null for the HTTP API."},
     }
     required = ["eventId", "type", "occurredAt", "userId", "previousStatus", "version", "order", "causedBy"]
+    if entity in WITHOUT_ORDER:
+        del properties["order"]
+        required.remove("order")
+        verb = "belong" if entity == "entitlements" else "belongs"
+        properties["userId"]["description"] = f"The user the {entity} {verb} to."
+        properties["previousStatus"]["description"] = ("Always null: entitlements have no status." if entity ==
+                                                       "entitlements" else "The seller's status before the change.")
     if entity is not None:
         properties[entity] = {"$ref": f"#/$defs/{entity}"}
         required.insert(-1, entity)

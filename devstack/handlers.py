@@ -152,6 +152,13 @@ class HandlerRuntime:
                 context.aws_request_id = request_id
             return handler(event, context)
 
+    def call(self, function: LocalFunction, attribute: str, *args: Any) -> Any:
+        """Call another module-level function of ``function``'s handler file, as an invocation runs: one at a
+        time, with the function's environment (the local stack registers its webhooks this way)."""
+        with self.lock:
+            self._apply_environment(function)
+            return getattr(self._module(function), attribute)(*args)
+
     def module(self, function: LocalFunction) -> ModuleType:
         """The handler's module, (re)loaded if its code changed."""
         with self.lock:

@@ -10,7 +10,8 @@ local stack without touching its code.
   ``DefaultAuthorizer`` is a JWT authorizer and the event does not say ``Authorizer: NONE``.
 * A ``FunctionUrlConfig`` makes it reachable at ``/_lambda/<LogicalId>/`` on the local API's port.
 * A Function URL function in a folder ``<endpoint>_callback`` (``payment_callback`` ...) is the Stripe
-  webhook endpoint ``<endpoint>`` (one of ``payment``, ``refund``, ``subscription``, ``renewal``).
+  webhook endpoint ``<endpoint>`` (one of ``payment``, ``refund``, ``subscription``, ``renewal``, ``connect``,
+  ``usage``).
 
 Intrinsics in environment values are resolved the way the local stack needs them: ``!Ref`` to a table
 is its logical id (the local table name), to a parameter its ``Default`` (left out when it has none),
@@ -30,7 +31,7 @@ from devstack.lambda_events.common import ACCOUNT_ID, REGION
 from devstack.template import TEMPLATE, load_template
 
 STACK_NAME = "local"
-WEBHOOK_ENDPOINTS = ("payment", "refund", "subscription", "renewal")
+WEBHOOK_ENDPOINTS = ("payment", "refund", "subscription", "renewal", "connect", "usage")
 FUNCTION_URL_PREFIX = "/_lambda/"
 #: Paths the local stack itself serves; a template route under one of them would be shadowed.
 RESERVED_PREFIXES = (FUNCTION_URL_PREFIX, "/_local/", "/demo/")

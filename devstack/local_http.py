@@ -9,7 +9,9 @@ answered by the first of:
 * ``/_local/...``: the stack's own endpoints (never part of the template): ``config`` (what the demo page
   needs: mode, publishable key, Stripe.js URL, catalog prices, routes) and ``token?user=&admin=1`` (a
   signed token; answered to loopback clients only), and those the stack adds (``local_routes``: the local
-  EventBridge endpoint ``aws/events``, the issuer's keys ``.well-known/jwks.json``, the recent ``events``).
+  EventBridge endpoint ``aws/events``, the issuer's keys ``.well-known/jwks.json``, the recent ``events``;
+  ``stripe-events`` and ``webhooks/<name>/down|up`` of :mod:`devstack.local_webhooks`, for loopback clients).
+  A route named ``prefix/`` takes every path under it.
 * ``/demo/...``: the static checkout page (``devstack/demo_page/``).
 * a route of the template's HTTP API (most specific match, as API Gateway picks): the JWT authorizer runs
   first (401 ``{"message":"Unauthorized"}`` as API Gateway answers), then the handler gets an API Gateway
@@ -191,8 +193,11 @@ class LocalApp:
 
     def _local(self, request: HttpRequest) -> Response:
         name = request.path[len("/_local/"):]
-        if name in self.local_routes:
-            return self.local_routes[name](request)
+        route = self.local_routes.get(name) or next(
+            (handler for prefix, handler in self.local_routes.items()
+             if prefix.endswith("/") and name.startswith(prefix)), None)
+        if route is not None:
+            return route(request)
         if request.method != "GET":
             return Response.json(405, {"message": "Method Not Allowed"})
         if name == "config":

@@ -5,9 +5,12 @@ No AWS account, no Stripe account, no Docker. Everything comes from ``template.y
 * **DynamoDB**: moto's server on a loopback port, one request at a time, with the template's tables
   (their logical ids as names; ``devstack.local_dynamodb``). In memory: gone when the stack stops.
 * **Stripe**: the project's emulator (``devstack.stripe_emulator``: localstripe + extensions, a child
-  process), with one webhook endpoint per callback function, each with its own signing secret
-  (``LOCAL_WEBHOOK_SECRETS``) and the event types its handler handles. Or, when ``STRIPE_SECRET_KEY`` is
-  set (a *test* key), real Stripe test mode; webhooks then come through ``stripe listen --forward-to``.
+  process), with one webhook endpoint per callback function, registered by the product's own registration
+  code with the event types its rules handle, each with the signing secret the emulator answered
+  (``devstack.local_webhooks``). Or, when ``STRIPE_SECRET_KEY`` is set (a *test* key), real Stripe test mode;
+  webhooks then come through one ``stripe listen --forward-to <api>/_local/stripe-events``.
+* **Schedules**: the template's scheduled functions (the reconciler) run every minute
+  (``devstack.local_schedules``; ``--schedule-seconds``).
 * **The HTTP API and the Function URLs**, on one loopback port (``devstack.local_http``): the template's
   routes behind a JWT authorizer like API Gateway's (a local RSA key in ``.local/``; tokens from
   ``make token USER=alice [ADMIN=1]`` or ``/_local/token``), each Function URL at ``/_lambda/<LogicalId>/``.
@@ -48,12 +51,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from devstack.entitlement_features import ensure_features
 from devstack.handlers import HandlerRuntime
 from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS
 from devstack.local_auth import LOCAL_AUDIENCE, LOCAL_ISSUER, JwtAuthorizer, load_signing_key, mint_token
 from devstack.local_events_live import DEFAULT_LIVE_PORT, EventsAndLive, local_endpoints
 from devstack.local_functions import LocalFunction, read_functions, route_table
 from devstack.local_http import LocalApp
+from devstack.local_schedules import LocalSchedules, read_schedules
+from devstack.local_webhooks import FORWARD_ROUTE, LocalWebhooks
 from devstack.loopback import LoopbackServer
 from devstack.template import REPO_ROOT, TEMPLATE, load_template
 
@@ -65,6 +71,7 @@ READY_PREFIX = "LOCAL_STACK_READY "
 STACK_NAME = "payments-local-stack"
 EMULATOR_SECRET_KEY = "sk_test_stripe_emulator"  # the emulator accepts any sk_ key; these are not secrets
 EMULATOR_PUBLISHABLE_KEY = "pk_test_local"
+LOCAL_PSEUDONYM_KEY = "local-pseudonym-key-for-erased-users-not-a-secret"  # erasure's HMAC key, locally
 STRIPE_JS_URL = "https://js.stripe.com/v3/"
 ENV_FILE = REPO_ROOT / "env.local.json"
 DOCKER_HOST = "host.docker.internal"
@@ -73,7 +80,11 @@ DOCKER_HOST = "host.docker.internal"
 CATALOG: tuple[dict[str, Any], ...] = (
     {"lookup_key": "local-stack-tshirt", "name": "T-shirt", "unit_amount": 1999, "currency": "usd"},
     {"lookup_key": "local-stack-membership", "name": "Club membership", "unit_amount": 900, "currency": "usd",
-     "recurring": {"interval": "month"}},
+     "recurring": {"interval": "month"}, "features": (("club-newsletter", "Club newsletter"),)},
+    # Billing: a second plan to change to, granting one more feature (devstack.entitlement_features)
+    {"lookup_key": "local-stack-membership-plus", "name": "Club membership plus", "unit_amount": 1900,
+     "currency": "usd", "recurring": {"interval": "month"},
+     "features": (("club-newsletter", "Club newsletter"), ("club-events", "Club events"))},
 )
 
 
@@ -125,6 +136,7 @@ class StackOptions:
     log_level: str = "WARNING"
     stripe: StripeSettings = field(default_factory=StripeSettings)
     live_port: int = DEFAULT_LIVE_PORT  # the WebSocket API and its management API
+    schedule_seconds: float = 60.0  # how often the template's schedules run locally (the reconciler)
 
 
 def local_environment(
@@ -144,6 +156,8 @@ def local_environment(
         "POWERTOOLS_LOG_LEVEL": log_level,
         "STRIPE_SECRET_KEY": stripe.secret_key,
         "STRIPE_PUBLISHABLE_KEY": stripe.publishable_key,
+        "PSEUDONYM_KEY": LOCAL_PSEUDONYM_KEY,
+        "PLATFORM_FEE_BPS": "1000",  # the demo marketplace's fee: 10% (the template's default is 0)
     })
     if stripe_url:
         env["STRIPE_API_BASE"] = stripe_url
@@ -209,7 +223,8 @@ class LocalStack:
         self.stripe_url: str | None = None
         self.events_and_live: EventsAndLive | None = None
         self.started_in = 0.0
-        self._emulator_ready = threading.Event()
+        self.local_webhooks: LocalWebhooks | None = None
+        self.schedules: LocalSchedules | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -266,29 +281,33 @@ class LocalStack:
         for logical_id, problem in failures.items():
             self.log(f"WARNING {logical_id} does not import ({problem}); fix it: it is retried on the next request")
 
+        self.local_webhooks = LocalWebhooks(self.functions, self.runtime, api_url=self.api_url,
+                                            emulator=self.emulator, log=self.log)
         if emulator_thread is not None:
             emulator_thread.result()
-            self._emulator_ready.set()
-            for function in self.functions:
-                if function.webhook_endpoint and function.logical_id not in failures:
-                    self._register_webhook(function, self.runtime.module(function))
-                elif function.webhook_endpoint:
-                    self._register_webhook(function, None)
+            self.webhooks = self.local_webhooks.register()
         self.catalog = self._ensure_catalog()
 
         authorizer = JwtAuthorizer(key, LOCAL_ISSUER, (LOCAL_AUDIENCE,))
         self.http.app = LocalApp(
             self.functions, route_table(self.functions), self.runtime, authorizer,
             config=self.config, mint=lambda user, admin: mint_token(key, user, admin=admin), log=self.log,
-            local_routes=self.events_and_live.local_routes(),
+            local_routes={**self.events_and_live.local_routes(), **self.local_webhooks.routes()},
         )
+        self.local_webhooks.dispatch = self.http.app.handle
         self.http.start()
         runtime = self.runtime
         self.events_and_live.start(self.functions, lambda function, event: runtime.invoke(function, event),
                                    self.dynamodb_url)
+        self.schedules = LocalSchedules(read_schedules(options.template), self.functions, self.runtime,
+                                        interval=options.schedule_seconds, log=self.log,
+                                        then=self._housekeeping).start()
 
     def stop(self) -> None:
         """Stop everything that started; safe to call twice and after a failed start."""
+        if self.schedules is not None:
+            self.schedules.stop()
+            self.schedules = None
         if self.events_and_live is not None:
             self.events_and_live.stop()
             self.events_and_live = None
@@ -318,17 +337,13 @@ class LocalStack:
         self.dynamodb_url = self.dynamodb.url
 
     def _on_handler_load(self, function: LocalFunction, module: ModuleType) -> None:
-        if function.webhook_endpoint and self._emulator_ready.is_set():
-            self._register_webhook(function, module)  # a reloaded callback may handle other event types
+        if self.local_webhooks is not None:
+            self.local_webhooks.on_load(function)  # a reloaded callback may handle other event types
 
-    def _register_webhook(self, function: LocalFunction, module: ModuleType | None) -> None:
-        endpoint = function.webhook_endpoint
-        assert endpoint is not None and self.emulator is not None and self.http is not None
-        rules = getattr(getattr(module, "endpoint", None), "rules", None)
-        events = sorted(rules) if isinstance(rules, Mapping) and rules else None  # None: every event
-        url = f"{self.api_url}{function.url_path}"
-        self.emulator.register_webhook(endpoint, url, self.options.stripe.webhook_secrets[endpoint], events)
-        self.webhooks[endpoint] = {"function": function.logical_id, "url": url, "events": events or ["*"]}
+    def _housekeeping(self) -> None:
+        """Between invocations (the schedules' thread): register the webhooks again after a reload."""
+        if self.local_webhooks is not None and self.local_webhooks.dirty:
+            self.webhooks = self.local_webhooks.register()
 
     def _ensure_catalog(self) -> list[dict[str, Any]]:
         import stripe
@@ -346,9 +361,10 @@ class LocalStack:
                 if item.get("recurring"):
                     params["recurring"] = item["recurring"]
                 price = client.v1.prices.create(params)  # type: ignore[arg-type]
+            features = ensure_features(client, str(price.product), item.get("features", ()))
             catalog.append({"priceId": price.id, "name": item["name"], "unitAmount": price.unit_amount,
                             "currency": price.currency,
-                            "recurring": (item.get("recurring") or {}).get("interval")})
+                            "recurring": (item.get("recurring") or {}).get("interval"), "features": features})
         return catalog
 
     # ------------------------------------------------------------------ what runs where
@@ -374,6 +390,9 @@ class LocalStack:
             "routes": [route.route_key for f in self.functions for route in f.routes],
             "functionUrls": {f.logical_id: f"{self.api_url}{f.url_path}" for f in self.functions if f.function_url},
             "webhooks": self.webhooks,
+            "stripeListenUrl": f"{self.api_url}/_local/{FORWARD_ROUTE}",
+            "schedules": [{"function": s.function, "event": s.name, "everySeconds": self.options.schedule_seconds}
+                          for s in (self.schedules.schedules if self.schedules else [])],
             "demoPage": f"{self.api_url}/demo/",
             "issuer": LOCAL_ISSUER,
             "audience": LOCAL_AUDIENCE,
@@ -393,41 +412,34 @@ class LocalStack:
         for function in self.functions:
             if function.function_url:
                 hook = self.webhooks.get(function.webhook_endpoint or "")
-                what = f"Stripe webhook '{function.webhook_endpoint}'" if function.webhook_endpoint else ""
+                kind = ("Stripe Connect webhook" if hook and hook.get("connect") else
+                        "Stripe event destination (thin)" if hook and hook.get("thin") else "Stripe webhook")
+                what = f"{kind} '{function.webhook_endpoint}'" if function.webhook_endpoint else ""
                 if hook:
-                    what += f", {len(hook['events'])} event types" if hook["events"] != ["*"] else ", every event"
+                    what += f", {len(hook['events'])} event types ({hook['id']})"
                 lines.append(f"                   {function.logical_id:<30} {self.api_url}{function.url_path}   {what}")
         lines.append(f"  DynamoDB       {self.dynamodb_url}   (moto, tables of the template, in memory)")
         if self.options.stripe.mode == "emulator":
             lines.append(f"  Stripe         {self.stripe_url}   (emulator: localstripe + devstack extensions; any "
                          "sk_test_ key, e.g. sk_test_stripe_emulator)")
+            lines.append(f"                 endpoint down for a while: curl -X POST "
+                         f"{self.api_url}/_local/webhooks/payment/down?seconds=120   (the reconciler recovers)")
         else:
             lines.append("  Stripe         test mode at api.stripe.com (keys from STRIPE_SECRET_KEY / "
-                         "STRIPE_PUBLISHABLE_KEY). Forward its webhooks to the callbacks:")
-            for _, hook in sorted(self._test_mode_forwarding().items()):
-                lines.append(f"                   stripe listen --events {hook['events']} --forward-to {hook['url']}")
+                         "STRIPE_PUBLISHABLE_KEY). One stripe listen serves the callbacks:")
+            flags = self.local_webhooks.listen_flags() if self.local_webhooks else ""
+            lines.append(f"                   stripe listen {flags}")
             if not self.options.stripe.webhook_secrets:
-                lines.append("                 then restart with STRIPE_WEBHOOK_SECRET=<the whsec_ stripe listen "
-                             "prints> set")
+                lines.append("                 start it with STRIPE_WEBHOOK_SECRET=$(stripe listen --print-secret) "
+                             "set (the callbacks verify its signatures)")
+        for schedule in self.schedules.schedules if self.schedules else []:
+            lines.append(f"  Schedule       {schedule.function} every {self.options.schedule_seconds:g} s locally "
+                         f"({schedule.expression} in AWS); POST /admin/reconcile runs it now")
         lines.extend(self.events_and_live.summary_lines(self.api_url) if self.events_and_live else [])
         lines.append(f"  Checkout page  {self.api_url}/demo/")
         lines.append(f"  Tokens         make token USER=alice [ADMIN=1]   or   {self.api_url}/_local/token?user=alice")
         lines.append("  Code           handlers reload when a file under their CodeUri or a layer changes")
         return "\n".join(lines)
-
-    def _test_mode_forwarding(self) -> dict[str, dict[str, str]]:
-        forwarding = {}
-        assert self.runtime is not None
-        for function in self.functions:
-            if not function.webhook_endpoint:
-                continue
-            try:
-                rules = getattr(getattr(self.runtime.module(function), "endpoint", None), "rules", None) or {}
-            except Exception:
-                rules = {}
-            forwarding[function.webhook_endpoint] = {"url": f"{self.api_url}{function.url_path}",
-                                                     "events": ",".join(sorted(rules)) or "'*'"}
-        return forwarding
 
     def emulator_alive(self) -> bool:
         return self.emulator is None or self.emulator.running
@@ -502,6 +514,7 @@ def serve(args: argparse.Namespace) -> int:
             dynamodb_port=args.dynamodb_port, stripe_port=args.stripe_port, state_dir=Path(args.state_dir),
             log_level=args.log_level.upper(), stripe=StripeSettings.from_environ(os.environ),
             live_port=args.live_port,
+            schedule_seconds=args.schedule_seconds,
         )
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -575,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--live-port", type=int, default=DEFAULT_LIVE_PORT, help="the WebSocket API (live status)")
     run.add_argument("--state-dir", default=str(DEFAULT_STATE_DIR), help="where the JWT signing key is kept")
     run.add_argument("--log-level", default="WARNING", help="the handlers' POWERTOOLS_LOG_LEVEL (default WARNING)")
+    run.add_argument("--schedule-seconds", type=float, default=60.0,
+                     help="run the template's schedules (the reconciler) this often (default 60)")
     run.set_defaults(func=serve)
 
     mint = commands.add_parser("token", help="print a signed token for the local stack's JWT authorizer")

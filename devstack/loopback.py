@@ -15,6 +15,7 @@ line is off: each app logs what it wants (the local stack, one line per request)
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from typing import TYPE_CHECKING, Self
 
@@ -35,14 +36,17 @@ class LoopbackServer:
     """Serve ``app`` on ``host:port`` (port 0: any free port), one thread per request."""
 
     def __init__(self, app: WSGIApplication | None, host: str = "127.0.0.1", port: int = 0, *,
-                 request_handler: type[WSGIRequestHandler] = QuietRequestHandler):
+                 request_handler: type[WSGIRequestHandler] = QuietRequestHandler,
+                 ssl_context: ssl.SSLContext | None = None):
         # Bound here, not by werkzeug: werkzeug exits the process when a port is taken.
         listener = socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET)
         try:
             self._server: BaseWSGIServer = make_server(host, port, app, threaded=True,  # type: ignore[arg-type]
-                                                       request_handler=request_handler, fd=listener.fileno())
+                                                       request_handler=request_handler, fd=listener.fileno(),
+                                                       ssl_context=ssl_context)
         finally:
             listener.close()  # the server holds its own copy of the socket
+        self._scheme = "https" if ssl_context is not None else "http"
         self._thread: threading.Thread | None = None
 
     @property
@@ -60,11 +64,12 @@ class LoopbackServer:
 
     @property
     def url(self) -> str:
-        """``http://host:port``; a server listening on every interface is called on loopback."""
+        """``http://host:port`` (``https`` with an ``ssl_context``); a server listening on every interface is
+        called on loopback."""
         host = str(self._server.server_address[0])
         if host in ("0.0.0.0", "::"):
             host = "127.0.0.1"
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        return f"{self._scheme}://[{host}]:{self.port}" if ":" in host else f"{self._scheme}://{host}:{self.port}"
 
     def start(self) -> Self:
         if self._server.app is None:

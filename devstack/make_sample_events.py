@@ -25,8 +25,11 @@ from typing import Any
 from devstack import REPO_ROOT
 from devstack.lambda_events import (
     LOCAL_WEBHOOK_SECRETS,
+    custom_resource_request,
     http_api_event,
+    scheduled_event,
     signed_webhook_event,
+    stripe_eventbridge_event,
     user_claims,
 )
 from devstack.stripe_events import stripe_event, stripe_object
@@ -437,6 +440,50 @@ def renewal_callback_samples() -> dict[str, dict[str, Any]]:
     }
 
 
+# --- never out of sync: the reconciler, EventBridge ingress, webhook registration ---------------------------
+
+EVENT_SOURCE = "aws.partner/stripe.com/ed_61REXAMPLE000000000000000000000"
+REGISTRATION_REQUEST_ID = "5f3c1b7a-0000-4000-8000-00000000000"
+EXAMPLE_CALLBACK_URL = "https://{}-example.lambda-url.us-east-1.on.aws/"
+EXAMPLE_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:payments-{}-webhook-AbCdEf"
+
+
+def reconcile_samples() -> dict[str, dict[str, Any]]:
+    """The schedule's run (what its ScheduleV2 hands it) and an admin's POST /admin/reconcile."""
+    return {
+        "reconcile/scheduled.json": scheduled_event({"Input": '{"reconcile": "scheduled"}'}),
+        "reconcile/reconcile_now.json": _http("reconcile/reconcile_now", "POST", "/admin/reconcile", _ada()),
+    }
+
+
+def eventbridge_samples() -> dict[str, dict[str, Any]]:
+    """A Stripe event as the payment callback's EventBridge rule hands it over (no signature: AWS delivers it)."""
+    event = stripe_event("payment_intent.succeeded", _payment_intent("succeeded", amount_received=AMOUNT,
+                                                                     latest_charge=CHARGE_ID),
+                         event_id=_event_id("payment_callback/eventbridge"), created=SAMPLE_EPOCH,
+                         api_version=SAMPLE_API_VERSION)
+    envelope = stripe_eventbridge_event(event, source=EVENT_SOURCE,
+                                        event_id=_lambda_request_id("payment_callback/eventbridge"))
+    return {"payment_callback/eventbridge_payment_intent_succeeded.json": envelope}
+
+
+def webhook_registration_samples() -> dict[str, dict[str, Any]]:
+    """CloudFormation's Create, Update and Delete of the StripeWebhooks custom resource (RegisterStripeWebhooks).
+    ``sam local invoke`` answers the response URL itself: point ``ResponseURL`` at something that takes a PUT."""
+    names = ("payment", "refund", "subscription", "renewal", "connect")
+    properties = {"CodeVersion": "1", "Endpoints": {
+        n: {"Url": EXAMPLE_CALLBACK_URL.format(n), "SecretArn": EXAMPLE_SECRET_ARN.format(n)} for n in names}}
+    response_url = "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/example?X-Amz-Signature=x"
+    physical_id = "stripe-webhooks:4d2f1c80-0000-11ef-8000-0a1b2c3d4e5f"
+    return {
+        f"webhook_registration/{kind.lower()}.json": custom_resource_request(
+            kind, properties, response_url=response_url, request_id=f"{REGISTRATION_REQUEST_ID}{i}",
+            physical_id=None if kind == "Create" else physical_id,
+            old_properties=properties if kind == "Update" else None)
+        for i, kind in enumerate(("Create", "Update", "Delete"))
+    }
+
+
 # --- events out and live status ---------------------------------------------------------------------------------
 
 SAMPLE_ISO = "2026-11-01T10:00:00.000Z"
@@ -510,6 +557,134 @@ def live_samples() -> dict[str, dict[str, Any]]:
     }
 
 
+# --- billing (trials, promotion codes, plan changes, saved cards, portal, entitlements) -------------------------
+
+PLUS_PRICE_ID = "price_1MoBy5LkdIwHu7ixPlus"
+SAVED_CARD_ID = "pm_1QEXAMPLE0000000000000002"
+STRIPE_CUSTOMER_ID = "cus_1QEXAMPLE00000000001"
+ADJUSTMENT_INVOICE_ID = "in_1QEXAMPLE00000000000004"
+SUBSCRIPTION_SESSION_ID = "cs_test_b1EXAMPLE000000000000000000000000000000000000000000000002"
+FEATURE_ID = "feat_test_61QEXAMPLE0000000000000001"
+
+
+def billing_samples() -> dict[str, dict[str, Any]]:
+    path = {"recurringPaymentId": RECURRING_PAYMENT_ID}
+    card = {"paymentMethodId": SAVED_CARD_ID}
+    change = {"priceId": PLUS_PRICE_ID, "proration": "always_invoice"}
+    return {
+        "billing/open_portal.json": _http("billing/open_portal", "POST", "/billing-portal", _alice(),
+                                          body={"returnUrl": "https://example.com/account"}),
+        "billing/setup_payment_method.json": _http("billing/setup_payment_method", "POST", "/payment-methods/setup",
+                                                   _alice()),
+        "billing/list_payment_methods.json": _http("billing/list_payment_methods", "GET", "/payment-methods",
+                                                   _alice()),
+        "billing/set_default_payment_method.json": _http(
+            "billing/set_default_payment_method", "POST", "/payment-methods/{paymentMethodId}/default", _alice(),
+            path_params=card),
+        "billing/delete_payment_method.json": _http("billing/delete_payment_method", "DELETE",
+                                                    "/payment-methods/{paymentMethodId}", _alice(), path_params=card),
+        "billing/get_entitlements.json": _http("billing/get_entitlements", "GET", "/entitlements", _alice()),
+        "cancel_subscription/change_plan.json": _http(
+            "cancel_subscription/change_plan", "POST", "/subscriptions/{recurringPaymentId}/change", _alice(),
+            path_params=path, body=change),
+        "cancel_subscription/preview_plan_change.json": _http(
+            "cancel_subscription/preview_plan_change", "POST", "/subscriptions/{recurringPaymentId}/change/preview",
+            _alice(), path_params=path, body=change),
+        "subscribe/start_trial_with_code.json": _http(
+            "subscribe/start_trial_with_code", "POST", "/subscriptions", _alice(),
+            body={"orderId": SUBSCRIPTION_ORDER_ID, "priceId": MONTHLY_PRICE_ID, "trialDays": 14,
+                  "promotionCode": "FALL25"}),
+        "subscribe/start_checkout_session.json": _http(
+            "subscribe/start_checkout_session", "POST", "/subscriptions", _alice(),
+            body={"orderId": SUBSCRIPTION_ORDER_ID, "priceId": MONTHLY_PRICE_ID, "mode": "checkout_session",
+                  "successUrl": "https://example.com/subscribed", "cancelUrl": "https://example.com/plans"}),
+        "checkout/saved_card.json": _http("checkout/saved_card", "POST", "/checkout", _alice(),
+                                          body={"orderId": ORDER_ID, **card}),
+    }
+
+
+def billing_callback_samples() -> dict[str, dict[str, Any]]:
+    summary = stripe_object(
+        "entitlements.active_entitlement_summary", customer=STRIPE_CUSTOMER_ID, livemode=False,
+        entitlements={"object": "list", "has_more": False, "url": "/v1/entitlements/active_entitlements", "data": [
+            {"id": "ent_test_61QEXAMPLE0000000000000001", "object": "entitlements.active_entitlement",
+             "feature": FEATURE_ID, "livemode": False, "lookup_key": "pro-reports"}]})
+    adjustment = _invoice("subscription_update", True, ADJUSTMENT_INVOICE_ID)
+    adjustment.update(amount_due=1000, amount_paid=1000, lines={"object": "list", "has_more": False, "data": [
+        {"object": "line_item", "amount": amount, "currency": CURRENCY, "description": text,
+         "parent": {"type": "subscription_item_details", "subscription_item_details": {
+             "proration": True, "subscription": STRIPE_SUBSCRIPTION_ID,
+             "subscription_item": "si_1QEXAMPLE000000000000001"}},
+         "pricing": {"type": "price_details", "price_details": {"price": price, "product": "prod_1QEXAMPLE"}}}
+        for amount, text, price in ((-999, "Unused time on 1 \u00d7 Pro after 01 Nov 2026", MONTHLY_PRICE_ID),
+                                    (1999, "Remaining time on 1 \u00d7 Plus after 01 Nov 2026", PLUS_PRICE_ID))]})
+    session = _checkout_session("complete", "paid", id=SUBSCRIPTION_SESSION_ID, mode="subscription",
+                                payment_intent=None, subscription=STRIPE_SUBSCRIPTION_ID,
+                                customer=STRIPE_CUSTOMER_ID, amount_subtotal=999, amount_total=999,
+                                client_reference_id=SUBSCRIPTION_ORDER_ID, metadata=dict(SUBSCRIPTION_METADATA))
+    return {
+        "subscription_callback/entitlements_summary_updated.json": _callback(
+            "subscription_callback/entitlements_summary_updated", "entitlements.active_entitlement_summary.updated",
+            summary, 10, "subscription"),
+        "renewal_callback/adjustment_invoice_paid.json": _callback(
+            "renewal_callback/adjustment_invoice_paid", "invoice.paid", adjustment, 10, "renewal"),
+        "payment_callback/checkout_session_completed_subscription.json": _callback(
+            "payment_callback/checkout_session_completed_subscription", "checkout.session.completed", session, 10),
+    }
+
+
+# --- marketplace, usage billing, privacy ----------------------------------------------------------------------
+
+SELLER_ID = "sel_01JEXAMPLE00000000000000"
+ACCOUNT_ID = "acct_1QEXAMPLE00000001"
+SELLER_RETURN_URL = "http://127.0.0.1:3000/demo/?onboarded=1"
+METER_EVENT_NAME = "api_calls"
+METER_ID = "mtr_1QEXAMPLE000000000001"
+THIN_EVENT_ID = "evt_test_65REXAMPLE000000000000001"
+
+
+def marketplace_samples() -> dict[str, dict[str, Any]]:
+    account = stripe_object(
+        "account", id=ACCOUNT_ID, type="express", charges_enabled=True, payouts_enabled=True, details_submitted=True,
+        metadata={"sellerId": SELLER_ID}, created=SAMPLE_EPOCH - 3600,
+        requirements={"alternatives": [], "current_deadline": None, "currently_due": [], "disabled_reason": None,
+                      "errors": [], "eventually_due": [], "past_due": [], "pending_verification": []})
+    name = "connect_callback/account_updated"
+    event = stripe_event("account.updated", account, event_id=_event_id(name), created=SAMPLE_EPOCH,
+                         api_version=SAMPLE_API_VERSION,
+                         previous_attributes={"charges_enabled": False, "payouts_enabled": False})
+    event["account"] = ACCOUNT_ID  # a Connect endpoint's event: about the connected account
+    return {
+        "sellers/become_seller.json": _http("sellers/become_seller", "POST", "/sellers", _alice(),
+                                            body={"returnUrl": SELLER_RETURN_URL}),
+        "sellers/my_seller.json": _http("sellers/my_seller", "GET", "/sellers/me", _alice()),
+        f"{name}.json": signed_webhook_event(event, LOCAL_WEBHOOK_SECRETS["connect"], timestamp=SAMPLE_EPOCH + 1,
+                                             request_id=_lambda_request_id(name)),
+    }
+
+
+def usage_samples() -> dict[str, dict[str, Any]]:
+    name = "usage_callback/meter_error_report"
+    thin = {"id": THIN_EVENT_ID, "object": "v2.core.event", "type": "v1.billing.meter.error_report_triggered",
+            "livemode": False, "created": "2026-11-01T10:00:00.000Z", "context": None, "reason": None,
+            "related_object": {"id": METER_ID, "type": "billing.meter", "url": f"/v1/billing/meters/{METER_ID}"}}
+    return {
+        "usage/report_usage.json": _http("usage/report_usage", "POST", "/usage", _ada(), body={
+            "userId": USER_ID, "meter": METER_EVENT_NAME, "value": 25, "idempotencyKey": "usage-2026-11-01-0001"}),
+        f"{name}.json": signed_webhook_event(thin, LOCAL_WEBHOOK_SECRETS["usage"], timestamp=SAMPLE_EPOCH + 1,
+                                             request_id=_lambda_request_id(name)),
+    }
+
+
+def privacy_samples() -> dict[str, dict[str, Any]]:
+    return {
+        "privacy/export_me.json": _http("privacy/export_me", "GET", "/me/export", _alice()),
+        "privacy/erase_me.json": _http("privacy/erase_me", "DELETE", "/me", _alice()),
+        "privacy/erase_user.json": _http("privacy/erase_user", "DELETE", "/users/{userId}", _ada(),
+                                         path_params={"userId": USER_ID}),
+    }
+
+
 # --- the numbers -------------------------------------------------------------------------------------------------
 
 
@@ -536,7 +711,10 @@ def build_samples() -> dict[str, dict[str, Any]]:
     """Every sample this script owns, by path relative to ``events/``."""
     return {**order_samples(), **checkout_samples(), **payment_callback_samples(), **refund_samples(),
             **refund_callback_samples(), **subscription_samples(), **subscription_callback_samples(),
-            **renewal_callback_samples(), **event_publisher_samples(), **live_samples(), **metrics_samples()}
+            **renewal_callback_samples(), **event_publisher_samples(), **live_samples(), **billing_samples(),
+            **billing_callback_samples(), **reconcile_samples(), **eventbridge_samples(),
+            **webhook_registration_samples(), **marketplace_samples(), **usage_samples(), **privacy_samples(),
+            **metrics_samples()}
 
 
 def render(event: dict[str, Any]) -> str:

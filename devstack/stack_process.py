@@ -26,10 +26,11 @@ class StackProcess:
     """``with StackProcess() as stack:`` a running stack; ``stack.config`` is its ready line's JSON (its URLs)."""
 
     def __init__(self, state_dir: Path | None = None, template: Path | None = None,
-                 env: Mapping[str, str] | None = None, startup_timeout: float = 60):
+                 env: Mapping[str, str] | None = None, startup_timeout: float = 60,
+                 extra_args: tuple[str, ...] = ()):
         self.command = [sys.executable, "-m", "devstack.local_stack", "serve",
                         "--api-port", "0", "--dynamodb-port", "0", "--stripe-port", "0",
-                        "--live-port", "0"]
+                        "--live-port", "0", *extra_args]
         if state_dir is not None:
             self.command += ["--state-dir", str(state_dir)]
         if template is not None:

@@ -22,6 +22,9 @@ os.environ.update({
     "STRIPE_WEBHOOK_SECRET_REFUND": "whsec_local_refund",
     "STRIPE_WEBHOOK_SECRET_SUBSCRIPTION": "whsec_local_subscription",
     "STRIPE_WEBHOOK_SECRET_RENEWAL": "whsec_local_renewal",
+    "STRIPE_WEBHOOK_SECRET_CONNECT": "whsec_local_connect",
+    "STRIPE_WEBHOOK_SECRET_USAGE": "whsec_local_usage",
+    "PSEUDONYM_KEY": "test-pseudonym-key-0123456789abcdef-not-a-secret",
     "ALLOWED_REDIRECT_ORIGINS": "https://shop.example,https://example.com",
 })
 os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
@@ -119,13 +122,16 @@ PAYMENT_EVENTS = ["payment_intent.succeeded", "payment_intent.payment_failed", "
                   "checkout.session.completed", "checkout.session.async_payment_succeeded",
                   "checkout.session.async_payment_failed", "checkout.session.expired"]
 REFUND_EVENTS = ["refund.created", "refund.updated", "refund.failed", "charge.refunded"]
-SUBSCRIPTION_EVENTS = [f"customer.subscription.{n}" for n in ("created", "updated", "deleted", "paused", "resumed")]
+SUBSCRIPTION_EVENTS = [f"customer.subscription.{n}" for n in ("created", "updated", "deleted", "paused", "resumed")] + [
+    "entitlements.active_entitlement_summary.updated"]
 RENEWAL_EVENTS = ["invoice.paid", "invoice.payment_failed"]
+CONNECT_EVENTS = ["account.updated"]  # a Connect endpoint: the connected accounts' events
+USAGE_EVENTS = ["v1.billing.meter.error_report_triggered"]  # an event destination with thin payloads
 
 
 @pytest.fixture
 def live(aws, stripe_env, payment_callback_handler, refund_callback_handler, subscription_callback_handler,
-         renewal_callback_handler):
+         renewal_callback_handler, connect_callback_handler, usage_callback_handler):
     """The product wired as in AWS: moto tables, the Stripe emulator, and the emulator's webhooks
     delivered to the real callbacks through loopback Function URLs, each endpoint with its own secret.
 
@@ -138,9 +144,12 @@ def live(aws, stripe_env, payment_callback_handler, refund_callback_handler, sub
     endpoints = {"payment": (payment_callback_handler, PAYMENT_EVENTS),
                  "refund": (refund_callback_handler, REFUND_EVENTS),
                  "subscription": (subscription_callback_handler, SUBSCRIPTION_EVENTS),
-                 "renewal": (renewal_callback_handler, RENEWAL_EVENTS)}
+                 "renewal": (renewal_callback_handler, RENEWAL_EVENTS),
+                 "connect": (connect_callback_handler, CONNECT_EVENTS),
+                 "usage": (usage_callback_handler, USAGE_EVENTS)}
     routes = {f"/{name}": handler.lambda_handler for name, (handler, _) in endpoints.items()}
     with SerializedRequests(), FunctionUrlServer(routes) as urls:
         for name, (_, events) in endpoints.items():
-            stripe_env.register_webhook(name, urls.url(f"/{name}"), LOCAL_WEBHOOK_SECRETS[name], events)
+            stripe_env.register_webhook(name, urls.url(f"/{name}"), LOCAL_WEBHOOK_SECRETS[name], events,
+                                        connect=name == "connect", thin=name == "usage")
         yield urls

@@ -190,17 +190,19 @@ async function signIn() {
   if (session === state.session) {
     $('#signed-in').textContent = `signed in as ${user}`;
     $('#create-order').disabled = !state.price;
-    document.dispatchEvent(new CustomEvent('signed-in', {detail: {  // metrics.js draws the numbers for admins
+    document.dispatchEvent(new CustomEvent('demo:signed-in'));  // plans.js loads the user's billing
+    document.dispatchEvent(new CustomEvent('signed-in', {detail: {  // account.js; metrics.js draws the numbers for admins
       token, user, admin: state.admin, currency: state.price && state.price.currency}}));
   }
 }
 
 async function createOrder() {
   const quantity = Math.max(1, parseInt($('#quantity').value, 10) || 1);
-  const answer = await api('POST', '/orders', {
+  const sellerId = $('#seller-id') ? $('#seller-id').value.trim() : '';
+  const answer = await api('POST', '/orders', Object.assign({
     items: [{priceId: state.price.priceId, quantity}],
     description: `${quantity} x ${state.price.name}`,
-  });
+  }, sellerId ? {sellerId} : {}));
   if (answer.status !== 201) {
     showPageError(`Could not create the order: ${errorText(answer)}`);
     return;

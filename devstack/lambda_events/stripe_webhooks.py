@@ -22,12 +22,14 @@ from devstack.lambda_events.common import load_event, request_time
 from devstack.lambda_events.http import function_url_event
 from devstack.stripe_events import encode_event, sign_payload
 
-# Signing secrets of the four callback endpoints in local development and in the sample events.
+# Signing secrets of the callback endpoints in local development and in the sample events.
 LOCAL_WEBHOOK_SECRETS = {
     "payment": "whsec_local_payment",
     "refund": "whsec_local_refund",
     "subscription": "whsec_local_subscription",
     "renewal": "whsec_local_renewal",
+    "connect": "whsec_local_connect",
+    "usage": "whsec_local_usage",
 }
 
 

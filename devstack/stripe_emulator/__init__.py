@@ -6,8 +6,10 @@ Stripe API. This package extends it *in process*, through its own extension poin
 class-level validation, aiohttp middlewares), without copying or editing its files.
 
 Modules: ``common`` (errors shaped like Stripe's, parameter checks, events: what the others share),
-``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``server``
-(4, 9, 10, 11, 12, and ``install()`` / ``main()``, run in the emulator's process), ``process``
+``catalog`` (1), ``checkout`` (2), ``payments`` (3, 6, 7), ``billing`` (8), ``customers`` (13), ``promotions``
+(14), ``billing_terms`` (15), ``setup_intents`` (16), ``portal`` (17), ``entitlements`` (18),
+``checkout_subscriptions`` (19), ``webhooks`` (20), ``connect`` (21, 24), ``metering`` (22), ``deletion`` (23),
+``server`` (4, 9, 10, 11, 12, and ``install()`` / ``main()``, run in the emulator's process), ``process``
 (:class:`StripeEmulator`, the emulator as a child process, and the test helpers that drive it).
 
 Extensions applied by ``server.install()`` (idempotent; called before the server starts):
@@ -48,7 +50,8 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
    (``_authenticate`` with ``success=false``) sends ``payment_intent.payment_failed``, as Stripe does.
 7. **Refund events.** localstripe sends none; a refund here (by the API or "in the Dashboard", which is
    the same call without our metadata) sends ``refund.created`` and ``charge.refunded`` (the charge with
-   its refunds listed), as Stripe does, and carries the ``payment_intent`` of its charge.
+   its refunds listed), as Stripe does, and carries the ``payment_intent`` of its charge. Listing the refunds
+   of a PaymentIntent that has no charge answers an empty list, as Stripe does.
 8. **Subscriptions and invoices** in the current API's shapes (prices on items, ``default_incomplete``
    with the first invoice's ``confirmation_secret``, renewals and failed renewals on demand): see
    ``devstack/stripe_emulator/billing.py``.
@@ -59,7 +62,8 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
 10. **Stripe.js stand-in, extended.** ``GET /js.stripe.com/v3/`` serves localstripe's stand-in followed
    by ``devstack/stripe_js/stripe-v3-extension.js`` (read on every request), which adds what a real
    card integration calls: ``createPaymentMethod``, ``confirmCardPayment(secret, {payment_method:
-   {card: element}})`` (decline and 3-D Secure included) and ``retrievePaymentIntent``, with Stripe.js's
+   {card: element}})`` (decline and 3-D Secure included), ``confirmCardSetup`` (a card saved as
+   ``createPaymentMethod`` makes it) and ``retrievePaymentIntent``, with Stripe.js's
    signatures and results. A page written for https://js.stripe.com/v3/ runs unchanged against it.
 11. **Publishable-key calls, as Stripe.js makes them.** Besides localstripe's own (tokens, sources,
    ``_authenticate``), these accept the publishable key (``key=pk_...`` in the form or query) instead
@@ -73,7 +77,37 @@ Extensions applied by ``server.install()`` (idempotent; called before the server
    ``created`` comparisons, negation, ``null``, ``expand``, and Stripe's delay before a new customer is
    searchable (here at once). An unsupported query is a 400 ``invalid_request_error``. See
    ``devstack/stripe_emulator/customers.py``.
-
+14. **Coupons and promotion codes** (``/v1/promotion_codes``, the current ``promotion.coupon`` shape) and the
+   discounts they give (``discounts[]`` on subscriptions and Checkout Sessions). See ``promotions.py``.
+15. **Trials, discounts on invoices, plan changes with proration, the invoice preview**
+   (``trial_period_days``, ``trial_settings``, ``discounts``; ``items`` + ``proration_behavior`` on update;
+   ``POST /v1/invoices/create_preview``; a trial's end on ``advance``). See ``billing_terms.py``.
+16. **SetupIntents and saved cards**: a confirmed SetupIntent attaches its card to the customer (and to a trialing
+   subscription), attach/detach events, the customer's default checked. See ``setup_intents.py``.
+17. **Customer portal sessions** and a page playing the portal (cancel, switch plan). See ``portal.py``.
+18. **Entitlements**: features, product features, active entitlements, and
+   ``entitlements.active_entitlement_summary.updated`` after each change. See ``entitlements.py``.
+19. **Subscription-mode Checkout Sessions**, completed into a subscription. See ``checkout_subscriptions.py``.
+20. **Events and webhook endpoints as Stripe serves them** (``devstack/stripe_emulator/webhooks.py``): ``GET
+   /v1/events`` newest first with ``types[]``, ``created[gt|gte|lt|lte]``, ``limit``, ``starting_after`` and
+   ``ending_before``; ``/v1/webhook_endpoints`` (create with its signing secret, retrieve, update, delete, list),
+   delivered to like localstripe's own registrations; test helpers to take an endpoint down for a while (its
+   deliveries are lost, so the reconciler has something to recover), to list what an endpoint was sent, and to
+   send an event again now (``POST /_test/events/{id}/resend``, answering what each endpoint answered).
+21. **Connect** (``/v1/accounts``, ``/v1/account_links`` with a hosted onboarding page, the test helper
+   ``POST /_test/accounts/{id}/onboard``): Express accounts that turn ``charges_enabled``/``payouts_enabled``
+   when onboarding completes (``account.updated``); destination charges (``transfer_data``,
+   ``application_fee_amount``) that make a Transfer and an ApplicationFee; refunds that reverse the transfer
+   and refund the fee in proportion (``reverse_transfer``, ``refund_application_fee``). See
+   ``devstack/stripe_emulator/connect.py``.
+22. **Billing Meters** (``/v1/billing/meters``, ``/v1/billing/meter_events`` deduplicated by ``identifier``,
+   event summaries) and their error reports on demand as thin events (``GET /v2/core/events/{id}``). See
+   ``devstack/stripe_emulator/metering.py``.
+23. **Deleting a customer** ends its subscriptions (``customer.subscription.deleted``) and detaches its payment
+   methods. See ``devstack/stripe_emulator/deletion.py``.
+24. **Three kinds of webhook endpoint**: ``POST /_config/webhooks/{id}`` also takes ``connect=true`` (connected
+   accounts' events only, each with ``account``) and ``payload=thin`` (thin events only); the others get the
+   platform's own events. In ``connect.py``.
 Known limits: events say ``api_version: 2017-08-15``; webhook registrations survive a data wipe, and events are
 delivered about 1 s late to whichever endpoints are registered *then* (so after a reset a test
 may still receive an earlier test's events: match on object ids); Checkout has no
@@ -85,6 +119,14 @@ Run it: ``python -m devstack.stripe_emulator --port 8420 [--host 127.0.0.1] [--p
 :class:`StripeEmulator`, which runs that command as a child process.
 """
 
-from devstack.stripe_emulator.process import StripeEmulator, advance_subscription, pay_invoice
+from devstack.stripe_emulator.process import (
+    StripeEmulator,
+    advance_subscription,
+    onboard_account,
+    pay_invoice,
+    received_meter_events,
+    trigger_meter_error_report,
+)
 
-__all__ = ["StripeEmulator", "advance_subscription", "pay_invoice"]
+__all__ = ["StripeEmulator", "advance_subscription", "onboard_account", "pay_invoice", "received_meter_events",
+           "trigger_meter_error_report"]

@@ -62,9 +62,12 @@ signed to the registered webhooks). They are emitted in Stripe's order, but loca
 
 Limits: no clock (``advance`` moves the billing period, not time: invoice ``created`` stays the wall
 clock), no automatic retries, dunning, ``unpaid`` or ``incomplete_expired`` by time
-(``next_payment_attempt`` is null); no trials, proration, plan/quantity changes, coupons, taxes, customer
-balance or pending invoice items on these invoices; ``payment_behavior`` ``error_if_incomplete`` and
-``pending_if_incomplete`` are refused, like every parameter not listed above (400 naming it).
+(``next_payment_attempt`` is null); no quantity changes, taxes, customer balance or invoice items on these
+invoices; ``payment_behavior`` ``error_if_incomplete`` and ``pending_if_incomplete`` are refused, like every
+parameter not listed above (400 naming it). Trials, discounts, plan changes with proration and the invoice
+preview are extension 15 (:mod:`devstack.stripe_emulator.billing_terms`), which ``_create``, ``_api_update_billing``
+and ``_advance`` call into (``trial_period_days``, ``trial_settings``, ``discounts``; ``items``,
+``proration_behavior``, ``proration_date``).
 3-D Secure cards at renewal leave the invoice open with ``invoice.payment_action_required`` (the
 subscription goes ``past_due``). Subscriptions created with legacy ``items[].plan`` only are still
 localstripe's own. Events say ``api_version: 2017-08-15`` (localstripe stamps it) though their objects
@@ -81,6 +84,7 @@ from __future__ import annotations
 import copy
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -205,47 +209,81 @@ class BillingSubscriptionItem(SubscriptionItem):
         return {"start": self.current_period_start, "end": self.current_period_end}
 
 
-class SubscriptionInvoiceLine(StripeObject):
-    """One line of a subscription invoice: one item for one period, in the current API's shape."""
+@dataclass(frozen=True)
+class LineSpec:
+    """What one invoice line bills: an item's price for a period, a trial's zero, or a proration (computed by
+    :mod:`devstack.stripe_emulator.billing_terms`). A preview exports these without storing anything."""
 
-    object = "line_item"
-    _id_prefix = "il_"
+    item: BillingSubscriptionItem
+    price: Any
+    amount: int
+    description: str
+    start: int
+    end: int
+    proration: bool = False
 
-    def __init__(self, invoice: SubscriptionInvoice, item: BillingSubscriptionItem, start: int, end: int):
-        price = item.price
-        product = store.get(f"product:{price.product}")
-        super().__init__()
-        self.amount = price.unit_amount * item.quantity
-        self.currency = price.currency
-        name = product.name if product else price.product
-        self.description = f"{item.quantity} \u00d7 {name}"  # Stripe's "1 <multiplication sign> Name"
-        self.discount_amounts = []
-        self.discountable = True
-        self.discounts = []
-        self.invoice = invoice.id
-        self.metadata = {}
-        self.parent = {
+
+def _product_name(price: Any) -> str:
+    product = store.get(f"product:{price.product}")
+    return product.name if product else price.product
+
+
+def item_line(item: BillingSubscriptionItem, start: int, end: int, trial: bool = False) -> LineSpec:
+    """The line an item bills for a period (0 during a trial, described as Stripe does)."""
+    name = _product_name(item.price)
+    if trial:
+        return LineSpec(item, item.price, 0, f"Trial period for {name}", start, end)
+    # Stripe's "1 <multiplication sign> Name"
+    return LineSpec(item, item.price, item.price.unit_amount * item.quantity, f"{item.quantity} \u00d7 {name}",
+                    start, end)
+
+
+def line_fields(spec: LineSpec, invoice_id: str | None) -> dict:
+    """A line's fields in the current API's shape (``parent.subscription_item_details``, ``pricing``)."""
+    price = spec.price
+    return {
+        "amount": spec.amount,
+        "currency": price.currency,
+        "description": spec.description,
+        "discount_amounts": [],
+        "discountable": not spec.proration,
+        "discounts": [],
+        "invoice": invoice_id,
+        "metadata": {},
+        "parent": {
             "type": "subscription_item_details",
             "invoice_item_details": None,
             "subscription_item_details": {
                 "invoice_item": None,
-                "proration": False,
+                "proration": spec.proration,
                 "proration_details": {"credited_items": None},
-                "subscription": item.subscription,
-                "subscription_item": item.id,
+                "subscription": spec.item.subscription,
+                "subscription_item": spec.item.id,
             },
-        }
-        self.period = {"start": start, "end": end}
-        self.pretax_credit_amounts = []
-        self.pricing = {
+        },
+        "period": {"start": spec.start, "end": spec.end},
+        "pretax_credit_amounts": [],
+        "pricing": {
             "type": "price_details",
             "price_details": {"price": price.id, "product": price.product},
             "unit_amount_decimal": str(price.unit_amount),
-        }
-        self.quantity = item.quantity
-        self.subscription = item.subscription
-        self.subtotal = self.amount
-        self.taxes = []
+        },
+        "quantity": spec.item.quantity,
+        "subscription": spec.item.subscription,
+        "subtotal": spec.amount,
+        "taxes": [],
+    }
+
+
+class SubscriptionInvoiceLine(StripeObject):
+    """One line of a subscription invoice (see :class:`LineSpec`), in the current API's shape."""
+
+    object = "line_item"
+    _id_prefix = "il_"
+
+    def __init__(self, invoice: SubscriptionInvoice, spec: LineSpec):
+        super().__init__()
+        vars(self).update(line_fields(spec, invoice.id))
 
 
 def _report_decline(intent: PaymentIntent) -> None:
@@ -261,7 +299,8 @@ class SubscriptionInvoice(Invoice):
 
     _removed_fields = ("charge", "date", "payment_intent", "tax", "tax_percent", "total_tax_amounts")
 
-    def __init__(self, subscription: BillingSubscription, billing_reason: str, period_start: int, period_end: int):
+    def __init__(self, subscription: BillingSubscription, billing_reason: str, period_start: int, period_end: int,
+                 *, trial: bool = False, items: bool = True, extra_lines: tuple[LineSpec, ...] = ()):
         customer = Customer._api_retrieve(subscription.customer)
         StripeObject.__init__(self)  # not Invoice.__init__: its lines, balance and events are not these
         self.amount_overpaid = 0
@@ -300,7 +339,6 @@ class SubscriptionInvoice(Invoice):
             "voided_at": None,
         }
         self.subscription = subscription.id  # the pre-2025 field, next to parent.subscription_details
-        self.total_discount_amounts = []
         self.total_taxes = []
         self.webhooks_delivered_at = None
         # What localstripe's Invoice properties and routes read (not exported, see _removed_fields):
@@ -313,7 +351,11 @@ class SubscriptionInvoice(Invoice):
         self._billing_reason = billing_reason
         self.lines = List(f"/v1/invoices/{self.id}/lines", limit=100)
         start, end = subscription.current_period_start, subscription.current_period_end
-        self.lines._list = [SubscriptionInvoiceLine(self, item, start, end) for item in subscription.items._list]
+        specs = [item_line(item, start, end, trial) for item in subscription.items._list] if items else []
+        self.lines._list = [SubscriptionInvoiceLine(self, spec) for spec in (*specs, *extra_lines)]
+        # A discount of the subscription (billing_terms): on the subtotal, for the invoices its coupon covers
+        self._discount_amount, discount_id = subscription._discount_on(self.subtotal, int(self.date))
+        self.discounts = [discount_id] if discount_id else []
         emit("invoice.created", self)
 
     # The current API's computed fields ----------------------------------------------------------
@@ -366,6 +408,14 @@ class SubscriptionInvoice(Invoice):
     @property
     def amount_remaining(self) -> int:
         return 0 if self.status in ("paid", "void") else self.amount_due - self.amount_paid
+
+    @property
+    def total(self) -> int:  # localstripe's, less the discount (a negative total is not carried to a balance)
+        return max(0, self.subtotal - self._discount_amount)
+
+    @property
+    def total_discount_amounts(self) -> list:
+        return [{"amount": self._discount_amount, "discount": self.discounts[0]}] if self._discount_amount else []
 
     @property
     def subtotal_excluding_tax(self) -> int:
@@ -547,6 +597,10 @@ class BillingSubscription(Subscription):
         self.tax_percent = None  # read by localstripe's upcoming-invoice code; not exported
         self._interval = (price.recurring["interval"], price.recurring["interval_count"])
         self._periods = 0  # completed billing periods
+        # billing_terms: a trial's period, the discount and the invoices it has covered, prorations for the next
+        self._redemption = None
+        self._invoices_made = 0
+        self._pending_lines: list[LineSpec] = []
         self._creating = True  # no customer.subscription.updated before customer.subscription.created
         self.items = List(f"/v1/subscription_items?subscription={self.id}", limit=100)
         self.items._list = [
@@ -555,11 +609,23 @@ class BillingSubscription(Subscription):
 
     @property
     def current_period_start(self) -> int:
+        if self.status == "trialing":
+            return self.trial_start
         return _period_boundary(self.billing_cycle_anchor, *self._interval, self._periods)
 
     @property
     def current_period_end(self) -> int:
+        if self.status == "trialing":
+            return self.trial_end
         return _period_boundary(self.billing_cycle_anchor, *self._interval, self._periods + 1)
+
+    def _discount_on(self, subtotal: int, at: int) -> tuple[int, str | None]:
+        """The discount the next invoice gets (and that it is made): ``(amount, discount id)``."""
+        number, self._invoices_made = self._invoices_made, self._invoices_made + 1
+        redemption = self._redemption
+        if redemption is None or not redemption.applies_to_invoice(number, at):
+            return 0, None
+        return redemption.amount_off(subtotal), redemption.id
 
     def _export(self, expand=None):
         obj = super()._export(expand=expand)
@@ -594,8 +660,13 @@ class BillingSubscription(Subscription):
         default_payment_method=None,
         description=None,
         off_session=None,
+        trial_period_days=None,
+        trial_settings=None,
+        discounts=None,
         **kwargs,
     ):
+        from devstack.stripe_emulator import billing_terms
+
         reject_unknown(kwargs, what="subscriptions")
         if customer is None:
             raise missing("customer")
@@ -616,7 +687,8 @@ class BillingSubscription(Subscription):
             default_payment_method = _payment_method_id(default_payment_method, "default_payment_method")
         else:
             default_payment_method = None
-        charge_now = payment_behavior == "allow_incomplete"
+        terms = billing_terms.check_terms(customer, checked_items, trial_period_days, trial_settings, discounts)
+        charge_now = payment_behavior == "allow_incomplete" and not terms.trial_days
         if charge_now and default_payment_method is None:
             cus = Customer._api_retrieve(customer)
             if cus._get_default_payment_method_or_source() is None:
@@ -631,7 +703,9 @@ class BillingSubscription(Subscription):
         sub = cls(customer, checked_items, metadata, description, default_payment_method, settings)
         if default_payment_method is not None:
             _attach(default_payment_method, customer)
-        invoice = SubscriptionInvoice(sub, "subscription_create", sub.created, sub.created)
+        terms.apply(sub)
+        invoice = SubscriptionInvoice(sub, "subscription_create", sub.created, sub.created,
+                                      trial=bool(terms.trial_days))
         sub.latest_invoice = invoice.id
         invoice._open()
         if charge_now and invoice.status == "open":
@@ -674,8 +748,14 @@ class BillingSubscription(Subscription):
         default_payment_method=None,
         description=None,
         cancellation_details=None,
+        items=None,
+        proration_behavior=None,
+        proration_date=None,
+        payment_behavior=None,
         **kwargs,
     ):
+        from devstack.stripe_emulator import billing_terms
+
         reject_unknown(kwargs, what="subscription updates")
         if self.status == "canceled" and (cancel_at_period_end, default_payment_method, description) != (None,) * 3:
             raise stripe_error(400, "A canceled subscription can only update its cancellation_details and metadata.")
@@ -694,11 +774,13 @@ class BillingSubscription(Subscription):
             }
         merged_metadata = None if metadata is None else _merge_metadata(self.metadata, metadata)
         description = as_str(description, "description")
+        change = billing_terms.check_change(self, items, proration_behavior, proration_date, payment_behavior)
         if default_payment_method not in (None, ""):  # last: an alias such as pm_card_visa creates a card
             default_payment_method = _payment_method_id(default_payment_method, "default_payment_method")
 
         # All exceptions must be raised before this point.
         before = self._snapshot()
+        invoice = change.apply(self) if change is not None else None
         if merged_metadata is not None:
             self.metadata = merged_metadata
         if description is not None:
@@ -717,6 +799,10 @@ class BillingSubscription(Subscription):
         if details is not None:
             self.cancellation_details = {**self.cancellation_details, **details}
         self._emit_updated(before)
+        if invoice is not None:  # always_invoice: the proration is invoiced and charged now
+            invoice._open()
+            if invoice.status == "open":
+                invoice._charge_off_session(self._default_payment_method())
         return self
 
     def _api_cancel_billing(self):
@@ -734,6 +820,10 @@ class BillingSubscription(Subscription):
         emit("customer.subscription.deleted", self)
 
     def _advance(self, fail: bool) -> StripeObject:
+        if self.status == "trialing":
+            from devstack.stripe_emulator import billing_terms
+
+            return billing_terms.end_trial(self, fail)
         if self.status not in ("active", "past_due"):
             raise stripe_error(
                 400, f"Subscription {self.id} is {self.status!r}: only active or past_due subscriptions renew."
@@ -744,7 +834,13 @@ class BillingSubscription(Subscription):
         before = self._snapshot()
         last_start, last_end = self.current_period_start, self.current_period_end
         self._periods += 1
-        invoice = SubscriptionInvoice(self, "subscription_cycle", last_start, last_end)
+        return self._bill_cycle(before, last_start, last_end, fail)
+
+    def _bill_cycle(self, before: dict, start: int, end: int, fail: bool) -> SubscriptionInvoice:
+        """The ``subscription_cycle`` invoice of the period that just began (with the prorations made since the
+        last one), charged off-session."""
+        pending, self._pending_lines = tuple(self._pending_lines), []
+        invoice = SubscriptionInvoice(self, "subscription_cycle", start, end, extra_lines=pending)
         self.latest_invoice = invoice.id
         self._emit_updated(before)
         invoice._open()

@@ -1,5 +1,7 @@
 """Extension 2: Checkout Sessions (``/v1/checkout/sessions``: create, retrieve, list, ``/{id}/expire``), in
-``mode=payment`` only, and the hosted page a session's ``url`` points at.
+``mode=payment`` (and ``mode=subscription``: :mod:`devstack.stripe_emulator.checkout_subscriptions`), and the hosted
+page a session's ``url`` points at. ``discounts: [{promotion_code|coupon}]`` (:mod:`promotions`) takes its amount off
+``amount_total`` (``total_details.amount_discount``).
 
 The page (``/checkout/<id>``, on the Host the client used, open without an API key like
 checkout.stripe.com) has "Pay" / "Pay with a declined card" buttons, so a browser test can walk through
@@ -58,16 +60,21 @@ class CheckoutSession(StripeObject):
         expires_at=None,
         payment_method_types=None,
         locale=None,
+        subscription_data=None,
+        discounts=None,
         **kwargs,
     ):
+        from devstack.stripe_emulator import checkout_subscriptions, promotions
+
         reject_unknown(kwargs)
         if mode is None:
             raise missing("mode")
-        if mode != "payment":
-            raise invalid("mode", f"The emulator supports only mode=payment, not {mode!r}.")
+        if mode not in ("payment", "subscription"):
+            raise invalid("mode", f"The emulator supports mode=payment and mode=subscription, not {mode!r}.")
         if not isinstance(line_items, list) or not line_items:
             raise missing("line_items")
-        items = [self._line_item(f"line_items[{i}]", item) for i, item in enumerate(line_items)]
+        items = [self._line_item(f"line_items[{i}]", item, mode) for i, item in enumerate(line_items)]
+        subscription_terms = checkout_subscriptions.check(mode, customer, items, subscription_data, payment_intent_data)
         currencies = {item["currency"] for item in items}
         if len(currencies) > 1:
             raise invalid("line_items", "All line items must use the same currency.")
@@ -100,13 +107,17 @@ class CheckoutSession(StripeObject):
         if not now + 30 * 60 - 60 <= expires_at <= now + 24 * 3600 + 60:
             raise invalid("expires_at", "expires_at must be 30 minutes to 24 hours from now.")
         metadata = as_metadata(metadata)
+        amount = sum(item["amount_total"] for item in items)
+        redemption = promotions.redemption(discounts, customer=customer, currency=items[0]["currency"], amount=amount)
+        discount = redemption.amount_off(amount) if redemption else 0
 
         super().__init__()
         self._line_items = items
         self._payment_intent_data = pi_data
-        amount = sum(item["amount_total"] for item in items)
+        self._subscription_terms = subscription_terms
+        self._discounts = discounts if redemption else None
         self.amount_subtotal = amount
-        self.amount_total = amount
+        self.amount_total = amount - discount
         self.cancel_url = cancel_url
         self.client_reference_id = client_reference_id
         self.currency = currencies.pop()
@@ -125,11 +136,15 @@ class CheckoutSession(StripeObject):
         self.setup_intent = None
         self.subscription = None
         self.success_url = success_url
-        self.total_details = {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0}
+        self.total_details = {"amount_discount": discount, "amount_shipping": 0, "amount_tax": 0}
+        if redemption is not None and mode == "payment":
+            redemption.redeem()  # a subscription's is redeemed by the subscription the session creates
+        if mode == "subscription":
+            self.amount_total = checkout_subscriptions.first_amount(self)
         self.url = None  # set by the create route, which knows the Host the client used
 
     @staticmethod
-    def _line_item(param: str, item: Any) -> dict:
+    def _line_item(param: str, item: Any, mode: str = "payment") -> dict:
         """Validate one ``line_items[i]`` and flatten it to amount, currency and a description."""
         if not isinstance(item, dict):
             raise invalid(param, f"Invalid object: {param}.")
@@ -142,8 +157,10 @@ class CheckoutSession(StripeObject):
         if price is not None:
             price_param = f"{param}[price]"
             price_obj = get_or_404(Price.object, price, price_param)
-            if price_obj.type != "one_time":
+            if mode == "payment" and price_obj.type != "one_time":
                 raise invalid(price_param, "You specified `payment` mode but passed a recurring price.")
+            if mode == "subscription" and price_obj.type != "recurring":
+                raise invalid(price_param, "You specified `subscription` mode but passed a one-time price.")
             if not price_obj.active:
                 raise invalid(price_param, f"The price {price} is not active.")
             unit_amount, currency = price_obj.unit_amount, price_obj.currency
@@ -226,6 +243,10 @@ class CheckoutSession(StripeObject):
         reject_unknown(kwargs)
         session = cls._api_retrieve(id)
         session._require_open("complete")
+        if session.mode == "subscription":
+            from devstack.stripe_emulator import checkout_subscriptions
+
+            return checkout_subscriptions.complete(session, payment_method)
         params = {
             "amount": session.amount_total,
             "currency": session.currency,

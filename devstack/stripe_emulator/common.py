@@ -95,3 +95,24 @@ def emit(type: str, obj: StripeObject, previous_attributes: dict | None = None) 
     if previous_attributes is not None:
         event.data["previous_attributes"] = previous_attributes
     schedule_webhook(event)
+
+
+class ListedObject(StripeObject):
+    """A stored object of an extension: an unknown id is Stripe's 404 ``resource_missing`` (``_id_param`` names
+    it), and its list is newest first, filtered by the attributes ``_filters`` names (optional query parameters)."""
+
+    _filters: tuple[str, ...] = ()
+    _id_param = "id"
+
+    @classmethod
+    def _api_retrieve(cls, id):
+        return get_or_404(cls.object, id, cls._id_param)
+
+    @classmethod
+    def _api_list_all(cls, url=None, limit=None, starting_after=None, **kwargs):
+        filters = {name: kwargs.pop(name, None) for name in cls._filters}
+        reject_unknown(kwargs, what=f"listing {cls.object} objects")
+        url = url or f"/v1/{cls.object.replace('.', '/')}s"  # /v1/transfers, /v1/billing/meters
+        li = super()._api_list_all(url, limit=limit, starting_after=starting_after)
+        li._list = newest_first(li._list, filters)
+        return li

@@ -64,6 +64,7 @@ def install() -> None:
         _accept_extra_params(cls, checks)
     _payment_intent_retries()
     _refund_events()
+    _refunds_of_unpaid_intents()
 
 
 def _payment_intent_retries() -> None:
@@ -125,3 +126,21 @@ def _refund_events() -> None:
         emit("charge.refunded", charge)
 
     resources.Refund.__init__ = init
+
+
+def _refunds_of_unpaid_intents() -> None:
+    """``GET /v1/refunds?payment_intent=`` of a PaymentIntent with no charge yet: Stripe answers an empty list
+    (localstripe fails with a 500)."""
+    original = resources.Refund._api_list_all.__func__
+
+    def list_all(cls, url, charge=None, payment_intent=None, limit=None, starting_after=None):
+        if charge is None and isinstance(payment_intent, str):
+            intent = get_or_404(PaymentIntent.object, payment_intent, "payment_intent")
+            if intent.latest_charge is None:
+                empty = resources.List(url, limit=limit, starting_after=starting_after)
+                empty._list = []
+                return empty
+        return original(cls, url, charge=charge, payment_intent=payment_intent, limit=limit,
+                        starting_after=starting_after)
+
+    resources.Refund._api_list_all = classmethod(list_all)

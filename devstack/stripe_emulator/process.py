@@ -115,10 +115,37 @@ class StripeEmulator:
         url: str,
         secret: str,
         events: list[str] | None = None,
+        *,
+        connect: bool = False,
+        thin: bool = False,
     ) -> None:
-        """Deliver events (all, or only ``events``) to ``url``, signed with ``secret``."""
+        """Deliver events (all, or only ``events``) to ``url``, signed with ``secret``: the platform's own events,
+        or with ``connect`` the connected accounts' events (Connect), or with ``thin`` thin events (extension 24)."""
         form = [("url", url), ("secret", secret)] + [("events[]", e) for e in events or []]
+        form += [("connect", "true" if connect else "false"), ("payload", "thin" if thin else "snapshot")]
         self._request("POST", f"/_config/webhooks/{endpoint_id}", form)
+
+    def webhook_down(self, endpoint_id: str, seconds: int | None = None) -> None:
+        """Take a webhook endpoint (``we_...`` or a ``register_webhook`` id) down: its deliveries are lost, for
+        ``seconds`` or until :meth:`webhook_up`."""
+        self._request("POST", f"/_test/webhook_endpoints/{endpoint_id}/down",
+                      [("seconds", str(seconds))] if seconds else [])
+
+    def webhook_up(self, endpoint_id: str) -> None:
+        self._request("POST", f"/_test/webhook_endpoints/{endpoint_id}/up", [])
+
+    def deliveries(self, endpoint_id: str) -> list[dict[str, Any]]:
+        """What was sent to the endpoint, oldest first: ``{"event", "type", "status" (or "down"), "body"}``."""
+        import json
+
+        return json.loads(self._request("GET", f"/_test/webhook_endpoints/{endpoint_id}/deliveries"))["deliveries"]
+
+    def resend_event(self, event_id: str, endpoint_id: str | None = None) -> list[dict[str, Any]]:
+        """Deliver an event again now (to ``endpoint_id`` only, if given); each endpoint's answer."""
+        import json
+
+        form = [("webhook_endpoint", endpoint_id)] if endpoint_id else []
+        return json.loads(self._request("POST", f"/_test/events/{event_id}/resend", form))["deliveries"]
 
     def complete_checkout_session(self, session_id: str, payment_method: str = "pm_card_visa"):
         """Play the customer paying a Checkout Session; returns the session (a stripe object).
@@ -178,6 +205,35 @@ def advance_subscription(emulator: StripeEmulator, subscription_id: str, *, fail
         "post", f"/_test/subscriptions/{subscription_id}/advance", fail="true" if fail else "false"
     )
     return client.deserialize(response, api_mode="V1")
+
+
+def onboard_account(emulator: StripeEmulator, account_id: str, *, outcome: str = "complete") -> Any:
+    """The account holder completes Connect onboarding (``POST /_test/accounts/{id}/onboard``; ``outcome``
+    ``restricted`` leaves a document due): the ``stripe.Account``, after ``account.updated`` was sent."""
+    client = emulator.client()
+    response = client.raw_request("post", f"/_test/accounts/{account_id}/onboard", outcome=outcome)
+    return client.deserialize(response, api_mode="V1")
+
+
+def received_meter_events(emulator: StripeEmulator, event_name: str | None = None) -> list[dict[str, Any]]:
+    """Every meter event the emulator received (``GET /_test/billing/meter_events``), each with ``counted``,
+    ``error`` and ``repeats`` (how often its identifier came again)."""
+    import json
+
+    query = "?" + urllib.parse.urlencode({"event_name": event_name}) if event_name else ""
+    data: list[dict[str, Any]] = json.loads(emulator._request("GET", f"/_test/billing/meter_events{query}"))["data"]
+    return data
+
+
+def trigger_meter_error_report(emulator: StripeEmulator, meter_id: str, code: str | None = None) -> dict[str, Any]:
+    """Stripe's error report for a meter (``POST /_test/billing/meters/{id}/error_report``): the v2 event, which
+    is also delivered as a thin event to the endpoints registered with ``thin=True``."""
+    import json
+
+    form = [("code", code)] if code else []
+    event: dict[str, Any] = json.loads(emulator._request("POST", f"/_test/billing/meters/{meter_id}/error_report",
+                                                         form))
+    return event
 
 
 def pay_invoice(emulator: StripeEmulator, invoice_id: str, payment_method: str | None = None) -> Any:

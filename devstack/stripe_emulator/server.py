@@ -26,7 +26,20 @@ from aiohttp import web
 from localstripe import resources
 from localstripe.errors import UserError
 
-from devstack.stripe_emulator import billing, customers, payments
+from devstack.stripe_emulator import (
+    billing,
+    billing_terms,
+    connect,
+    customers,
+    deletion,
+    entitlements,
+    metering,
+    payments,
+    portal,
+    promotions,
+    setup_intents,
+    webhooks,
+)
 from devstack.stripe_emulator.catalog import Price
 from devstack.stripe_emulator.checkout import CheckoutSession, checkout_page, checkout_page_pay, create_session
 from devstack.stripe_emulator.common import stripe_error
@@ -83,8 +96,9 @@ async def idempotency_middleware(request: web.Request, handler):
     return response
 
 
-#: Paths anyone may open without an API key: the hosted checkout page (as on checkout.stripe.com).
-PUBLIC_PREFIXES = ("/checkout/",)
+#: Paths anyone may open without an API key: the hosted checkout page (as on checkout.stripe.com), the customer
+#: portal (billing.stripe.com) and the Connect onboarding page (connect.stripe.com).
+PUBLIC_PREFIXES = ("/checkout/", "/billing_portal/", "/connect/onboarding/")
 
 #: Calls Stripe.js makes with the publishable key (extension 11): (method, path, needs the intent's
 #: client secret). The path's group is the PaymentIntent id.
@@ -143,6 +157,15 @@ async def stripe_js_middleware(request: web.Request, handler):
     return web.Response(text=script, content_type="application/javascript", headers={"Cache-Control": "no-store"})
 
 
+@web.middleware
+async def entitlement_summaries_middleware(request: web.Request, handler):
+    """Extension 18: after a request that may have changed subscriptions, the entitlement summaries that changed."""
+    response = await handler(request)
+    if request.method in ("POST", "DELETE") and not request.path.startswith("/_config/"):
+        entitlements.publish_changes()
+    return response
+
+
 # --------------------------------------------------------------------------------------------
 # 9. The state file
 # --------------------------------------------------------------------------------------------
@@ -177,9 +200,18 @@ def install() -> None:
     # changes those (payment retries, billing, customer search) goes first. Later routes are added to the
     # app directly, wrapped by the server's own `api_extra` exactly as that import-time loop does (it
     # parses form data, passes {id} and handles `expand`).
+    connect.install()  # before payments: its refund events carry the transfer reversal
     payments.install()
     billing.install()
     customers.install()
+    # Billing a team can sell with (extensions 14-19): promotion codes, terms and plan changes, SetupIntents,
+    # the portal, entitlements; subscription-mode Checkout is reached through extension 2's sessions.
+    promotions.install()
+    billing_terms.install()
+    setup_intents.install()
+    entitlements.install()
+    deletion.install()  # extension 23
+    webhooks.install()  # last: its delivery takes the kinds of endpoint of extension 24 (connect.wants)
     from localstripe import server
 
     _redirect_state_file()
@@ -194,17 +226,25 @@ def install() -> None:
         ("POST", "/v1/checkout/sessions/{id}", CheckoutSession._api_update),
         ("POST", "/v1/checkout/sessions/{id}/expire", CheckoutSession._api_expire),
         ("POST", "/_test/checkout/sessions/{id}/complete", CheckoutSession._api_complete),
+        *connect.API_ROUTES,
+        *metering.API_ROUTES,
     ):
         router.add_route(method, path, server.api_extra(func, path))
+    webhooks.add_routes(server.app)
     router.add_post("/v1/checkout/sessions", create_session)
     router.add_get("/checkout/{id}", checkout_page)
     router.add_post("/checkout/{id}", checkout_page_pay)
+    for method, path, handler in (*portal.routes(), *entitlements.routes(), *connect.WEB_ROUTES,
+                                  *metering.WEB_ROUTES):
+        router.add_route(method, path, handler)
 
     middlewares = server.app.middlewares
     auth = middlewares.index(server.auth_middleware)
     middlewares.insert(auth + 1, idempotency_middleware)
     middlewares[auth] = _public_paths_auth_middleware(server.auth_middleware)
     middlewares.insert(auth, stripe_js_middleware)
+    middlewares.append(entitlement_summaries_middleware)
+    middlewares.insert(auth, connect.webhook_kinds_middleware)
     _installed = True
 
 

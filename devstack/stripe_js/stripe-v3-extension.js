@@ -14,6 +14,11 @@
  *       -> {paymentIntent} | {error}   (a decline: error.type 'card_error', error.code 'card_declined',
  *          error.payment_intent; a failed 3-D Secure step: error.code 'payment_intent_authentication_failure')
  *   stripe.retrievePaymentIntent(clientSecret) -> {paymentIntent} | {error}
+ *   stripe.confirmCardSetup(clientSecret, {payment_method: {card: cardElement, billing_details}})
+ *   stripe.confirmCardSetup(clientSecret, {payment_method: 'pm_...'})
+ *       -> {setupIntent} | {error}   (the card made as createPaymentMethod makes it, so a number typed with
+ *          spaces works as on Stripe; a 3-D Secure card shows the challenge; localstripe's own version sends
+ *          the number as typed)
  *
  * As Stripe.js does, it talks to the API with the publishable key (the `key` form field) and the
  * intent's client secret, never a secret key: the emulator accepts exactly these calls that way. A card
@@ -124,6 +129,17 @@
       return result.error ? {error: result.error} : {paymentMethod: result.body};
     }
 
+    // The payment method a confirm call names: {id} (made from a card Element when one is given, else as given,
+    // possibly none) or {error}.
+    async function paymentMethodOf(data) {
+      const paymentMethod = data && data.payment_method;
+      if (paymentMethod && typeof paymentMethod === 'object') {
+        const created = await createPaymentMethod(Object.assign({type: 'card'}, paymentMethod));
+        return created.error ? created : {id: created.paymentMethod.id};
+      }
+      return {id: paymentMethod};
+    }
+
     // The intent after its 3-D Secure challenge: localstripe's modal, then its _authenticate call.
     async function authenticate(intent, clientSecret) {
       const passed = await openModal('3D Secure\nDo you want to confirm or cancel?',
@@ -168,14 +184,11 @@
       if (!id) {
         return {error: {type: 'invalid_request_error', message: 'Invalid client secret.'}};
       }
-      let paymentMethod = data && data.payment_method;
-      if (paymentMethod && typeof paymentMethod === 'object') {
-        const created = await createPaymentMethod(Object.assign({type: 'card'}, paymentMethod));
-        if (created.error) {
-          return created;
-        }
-        paymentMethod = created.paymentMethod.id;
+      const chosen = await paymentMethodOf(data);
+      if (chosen.error) {
+        return chosen;
       }
+      const paymentMethod = chosen.id;
       let intent;
       if (paymentMethod) {
         const confirmed = await call('POST', `/v1/payment_intents/${id}/confirm`,
@@ -207,6 +220,36 @@
                                      intent.last_payment_error || {message: 'The payment failed.'})};
       }
       return {paymentIntent: intent};
+    };
+
+    stripe.confirmCardSetup = async function (clientSecret, data) {
+      console.log('localstripe (devstack extension): Stripe().confirmCardSetup()');
+      const match = /^(seti_[A-Za-z0-9]+)_secret_/.exec(clientSecret || '');
+      if (!match) {
+        return {error: {type: 'invalid_request_error', message: 'Invalid client secret.'}};
+      }
+      const chosen = await paymentMethodOf(data);
+      if (chosen.error) {
+        return chosen;
+      }
+      const paymentMethod = chosen.id;
+      const url = `/v1/setup_intents/${match[1]}/confirm`;
+      const params = {key: apiKey, client_secret: clientSecret};
+      let result = await call('POST', url, paymentMethod ? Object.assign({payment_method: paymentMethod}, params)
+                                                         : params);
+      if (!result.error && result.body.status === 'requires_action') {
+        const passed = await openModal('3D Secure\nDo you want to confirm or cancel?',
+                                       'Complete authentication', 'Fail authentication');
+        result = await call('POST', passed ? url : `/v1/setup_intents/${match[1]}/cancel`, params);
+      }
+      if (result.error) {
+        return {error: result.error};
+      }
+      if (result.body.status !== 'succeeded') {
+        return {error: {type: 'invalid_request_error', code: 'setup_intent_authentication_failure',
+                        message: 'We are unable to authenticate your payment method.', setup_intent: result.body}};
+      }
+      return {setupIntent: result.body};
     };
 
     stripe.handleCardPayment = function (clientSecret, element, data) {  // deprecated alias
@@ -251,5 +294,5 @@
   };
 
   console.log('localstripe (devstack extension): createPaymentMethod, confirmCardPayment with a card ' +
-              'element, retrievePaymentIntent, labelled card inputs');
+              'element, confirmCardSetup, retrievePaymentIntent, labelled card inputs');
 })();

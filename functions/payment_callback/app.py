@@ -1,7 +1,7 @@
 """PaymentCallbackFunction: Stripe's one-time payment events, through its own Function URL and signing secret."""
 
-from payments.checkout.events import PAYMENT_RULES
-from payments.webhooks.pipeline import WebhookEndpoint, webhook_handler
+from payments.webhooks.endpoints import webhook_endpoint
+from payments.webhooks.pipeline import webhook_handler
 
-endpoint = WebhookEndpoint("payment", PAYMENT_RULES)
+endpoint = webhook_endpoint("payment")  # its rules and event types: payments.webhooks.endpoints
 lambda_handler = webhook_handler(endpoint)

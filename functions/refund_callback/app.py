@@ -1,7 +1,7 @@
 """RefundCallbackFunction: Stripe's refund events (ours and the Dashboard's), own Function URL and secret."""
 
-from payments.refunds.events import REFUND_RULES
-from payments.webhooks.pipeline import WebhookEndpoint, webhook_handler
+from payments.webhooks.endpoints import webhook_endpoint
+from payments.webhooks.pipeline import webhook_handler
 
-endpoint = WebhookEndpoint("refund", REFUND_RULES)
+endpoint = webhook_endpoint("refund")  # its rules and event types: payments.webhooks.endpoints
 lambda_handler = webhook_handler(endpoint)

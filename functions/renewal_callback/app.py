@@ -1,7 +1,7 @@
 """RenewalCallbackFunction: subscription invoices (the first payment and every renewal), own URL and secret."""
 
-from payments.subscriptions.renewals import RENEWAL_RULES
-from payments.webhooks.pipeline import WebhookEndpoint, webhook_handler
+from payments.webhooks.endpoints import webhook_endpoint
+from payments.webhooks.pipeline import webhook_handler
 
-endpoint = WebhookEndpoint("renewal", RENEWAL_RULES)
+endpoint = webhook_endpoint("renewal")  # its rules and event types: payments.webhooks.endpoints
 lambda_handler = webhook_handler(endpoint)

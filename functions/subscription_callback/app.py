@@ -1,7 +1,8 @@
-"""SubscriptionCallbackFunction: Stripe's subscription lifecycle events, own Function URL and secret."""
+"""SubscriptionCallbackFunction: Stripe's subscription lifecycle events and the customer's entitlement summaries,
+own Function URL and secret."""
 
-from payments.subscriptions.events import SUBSCRIPTION_RULES
-from payments.webhooks.pipeline import WebhookEndpoint, webhook_handler
+from payments.webhooks.endpoints import webhook_endpoint
+from payments.webhooks.pipeline import webhook_handler
 
-endpoint = WebhookEndpoint("subscription", SUBSCRIPTION_RULES)
+endpoint = webhook_endpoint("subscription")  # its rules and event types: payments.webhooks.endpoints
 lambda_handler = webhook_handler(endpoint)

@@ -118,9 +118,10 @@ def test_stripe_unreachable_is_503_and_a_later_checkout_succeeds(
 
 
 @pytest.mark.emulator
-def test_first_checkout_makes_three_dynamodb_calls_and_no_scan(aws, checkout_handler, order, stripe_env, ddb_calls):
+def test_first_checkout_makes_four_dynamodb_calls_and_no_scan(aws, checkout_handler, order, stripe_env, ddb_calls):
     ddb_calls.reset()
     answer = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]})
     assert answer.status == 201
-    # read the order; write the payment and point the order at it; record the PaymentIntent (one UpdateItem)
-    assert ddb_calls.operations == ["GetItem", "TransactWriteItems", "UpdateItem"]
+    # count the attempt (the payment attempt limit: one UpdateItem); read the order; write the payment and point the
+    # order at it; record the PaymentIntent (one UpdateItem)
+    assert ddb_calls.operations == ["UpdateItem", "GetItem", "TransactWriteItems", "UpdateItem"]

@@ -2,11 +2,12 @@
 code performs, on the tables and indexes it performs them on.
 
 A scenario runs every function through its real flows (orders, both checkout modes, a payment, an admin's refund,
-a Dashboard refund, a subscription with its first invoice, a renewal, cancel and resume, client retries), with the
-emulator's webhooks delivered to the callbacks. Every DynamoDB request is recorded against the function that
-made it and translated into the IAM actions it needs (a transaction needs each item's action; TransactGetItems
-needs GetItem). Then: nothing used is missing from the template, and nothing granted is unused, except the grants
-listed below for paths the scenario cannot reach without breaking something on purpose.
+a Dashboard refund, a subscription with its first invoice, a renewal, cancel and resume, client retries; a seller
+onboarded through Connect and an order paid to them; usage reports and a meter's error report; an export and an
+erasure), with the emulator's webhooks delivered to the callbacks. Every DynamoDB request is recorded against the
+function that made it and translated into the IAM actions it needs (a transaction needs each item's action;
+TransactGetItems needs GetItem). Then: nothing used is missing from the template, and nothing granted is unused,
+except the grants listed below for paths the scenario cannot reach without breaking something on purpose.
 
 Secrets are checked from the template: each callback reads only its own signing secret, and only the functions
 that call Stripe read the API keys.
@@ -25,11 +26,12 @@ from botocore.client import BaseClient
 from devstack.lambda_events import LOCAL_WEBHOOK_SECRETS, signed_webhook_event
 from devstack.stripe_events import stripe_event
 from devstack.template import load_template
-from payments.core.clock import now_iso
 from payments.data import store
-from payments.data.models import OrderRecord, PaymentRecord
-from tests.support.api import ADMIN, ALICE, call, get_order
+from payments.data.models import PaymentRecord
+from payments.refunds.api import new_refund
+from tests.support.api import ADMIN, ALICE, BOB, call, get_order
 from tests.support.invoke import invoke
+from tests.support.records import given_second_tab
 
 pytestmark = pytest.mark.emulator
 
@@ -38,7 +40,10 @@ HANDLERS = {"orders": "OrdersFunction", "checkout": "CheckoutFunction", "refund"
             "payment_callback": "PaymentCallbackFunction", "refund_callback": "RefundCallbackFunction",
             "subscription_callback": "SubscriptionCallbackFunction", "renewal_callback": "RenewalCallbackFunction",
             "event_publisher": "EventPublisherFunction", "on_order_paid": "OnOrderPaidFunction",
-            "live_connect": "LiveConnectFunction", "live_notify": "LiveNotifyFunction",
+            "live_connect": "LiveConnectFunction", "live_notify": "LiveNotifyFunction", "billing": "BillingFunction",
+            "reconcile": "ReconcileFunction",
+            "sellers": "SellersFunction", "connect_callback": "ConnectCallbackFunction", "usage": "UsageFunction",
+            "usage_callback": "UsageCallbackFunction", "privacy": "PrivacyFunction",
             "metrics_aggregator": "MetricsAggregatorFunction", "admin": "AdminFunction"}
 
 EVENTS_AND_LIVE = ("EventPublisherFunction", "OnOrderPaidFunction", "LiveConnectFunction", "LiveNotifyFunction")
@@ -54,9 +59,18 @@ UNREACHED: dict[str, set[tuple[str, str]]] = {
     "RefundFunction": {("GetItem", "RefundsTable")} | _IDEMPOTENCY_FALLBACKS,  # a refused refund read back
     "SubscribeFunction": {("UpdateItem", "OrdersTable"), ("UpdateItem", "RecurringPaymentsTable")}
     | _IDEMPOTENCY_FALLBACKS,  # a subscription Stripe refused, released
-    "CancelSubscriptionFunction": _IDEMPOTENCY_FALLBACKS,
-    "PaymentCallbackFunction": {("GetItem", "RefundsTable")},  # an automatic refund Stripe refused
+    # a plan change Stripe refused, its mark removed
+    "CancelSubscriptionFunction": {("UpdateItem", "RecurringPaymentsTable")} | _IDEMPOTENCY_FALLBACKS,
+    "BillingFunction": _IDEMPOTENCY_FALLBACKS,
+    # an automatic refund Stripe refused; a hosted subscription Checkout's completion linking its record, which the
+    # subscription's own events (delivered at the same moment) may have linked first
+    "PaymentCallbackFunction": {("GetItem", "RefundsTable"), ("PutItem", "RecurringPaymentsTable")},
     "OnOrderPaidFunction": _IDEMPOTENCY_FALLBACKS,  # a consumer that raised; a kept answer read back
+    # a lost subscription event without our metadata (found by its Stripe id); kept answers' fallbacks
+    "ReconcileFunction": {("Query", "RecurringPaymentsTable/byStripeSubscription")} | _IDEMPOTENCY_FALLBACKS,
+    "SellersFunction": _IDEMPOTENCY_FALLBACKS,
+    "UsageFunction": _IDEMPOTENCY_FALLBACKS,
+    "PrivacyFunction": _IDEMPOTENCY_FALLBACKS,
 }
 
 
@@ -130,14 +144,19 @@ class Recorder:
 def recorder(monkeypatch, orders_handler, checkout_handler, refund_handler, subscribe_handler,
              cancel_subscription_handler, payment_callback_handler, refund_callback_handler,
              subscription_callback_handler, renewal_callback_handler, event_publisher_handler, on_order_paid_handler,
-             live_connect_handler, live_notify_handler, metrics_aggregator_handler, admin_handler):
+             live_connect_handler, live_notify_handler, billing_handler, reconcile_handler, sellers_handler,
+             connect_callback_handler, usage_handler, usage_callback_handler, privacy_handler,
+             metrics_aggregator_handler, admin_handler):
     recorder = Recorder()
     modules = {"orders": orders_handler, "checkout": checkout_handler, "refund": refund_handler,
                "subscribe": subscribe_handler, "cancel_subscription": cancel_subscription_handler,
                "payment_callback": payment_callback_handler, "refund_callback": refund_callback_handler,
                "subscription_callback": subscription_callback_handler, "renewal_callback": renewal_callback_handler,
                "event_publisher": event_publisher_handler, "on_order_paid": on_order_paid_handler,
-               "live_connect": live_connect_handler, "live_notify": live_notify_handler,
+               "live_connect": live_connect_handler, "live_notify": live_notify_handler, "billing": billing_handler,
+               "reconcile": reconcile_handler,
+               "sellers": sellers_handler, "connect_callback": connect_callback_handler, "usage": usage_handler,
+               "usage_callback": usage_callback_handler, "privacy": privacy_handler,
                "metrics_aggregator": metrics_aggregator_handler, "admin": admin_handler}
     for folder, module in modules.items():
         monkeypatch.setattr(module, "lambda_handler", recorder.wrap(HANDLERS[folder], module.lambda_handler))
@@ -153,7 +172,9 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypat
                                                               catalog, orders_handler,
                                                               checkout_handler, refund_handler, subscribe_handler,
                                                               cancel_subscription_handler, payment_callback_handler,
-                                                              subscription_callback_handler, renewal_callback_handler):
+                                                              subscription_callback_handler, renewal_callback_handler,
+                                                              billing_handler, reconcile_handler, sellers_handler,
+                                                              usage_handler, privacy_handler):
     handlers = {"payment_callback": payment_callback_handler, "subscription_callback": subscription_callback_handler,
                 "renewal_callback": renewal_callback_handler}
     from devstack.stripe_emulator_billing import advance_subscription
@@ -174,15 +195,7 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypat
     client.v1.payment_intents.confirm(intent_id)
     _until(live, lambda: get_order(orders_handler, order["orderId"]).body["status"] == "paid", "order never paid")
     # A second payment for the paid order (another tab), refunded automatically
-    second = PaymentRecord("pay_other_tab", order_id=order["orderId"], user_id=ALICE, amount=1999, currency="usd",
-                           mode="payment_intent", status="pending", created_at=now_iso(), updated_at=now_iso())
-    tab = client.v1.payment_intents.create({"amount": 1999, "currency": "usd", "payment_method": "pm_card_visa",
-                                            "metadata": {"orderId": order["orderId"], "paymentId": "pay_other_tab"}})
-    second.stripe_payment_intent_id = tab.id
-    record = store.get(OrderRecord, order["orderId"])
-    record.payment_ids = [*record.payment_ids, second.payment_id]
-    store.Transaction().save(second).save(record).commit()
-    client.v1.payment_intents.confirm(tab.id)
+    client.v1.payment_intents.confirm(given_second_tab(client, order["orderId"], "pay_other_tab"))
     _until(live, lambda: any(r["refundId"] == "ref_auto_other_tab" and r["status"] == "succeeded"
                              for r in get_order(orders_handler, order["orderId"]).body["refunds"]),
            "the second payment was never refunded")
@@ -215,6 +228,8 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypat
                 path={"recurringPaymentId": rid}).status == 200
     assert call(orders_handler, "GET", "/orders/{orderId}", path={"orderId": order["orderId"]},
                 user=ALICE).status == 200
+    _billing_scenario(live, stripe_env, catalog, pro, started, orders_handler, checkout_handler, subscribe_handler,
+                      cancel_subscription_handler, billing_handler)
     # Events without our metadata (older API versions, objects labelled elsewhere): found by their Stripe ids
     unlabelled = [
         ("payment_callback", "payment_intent.succeeded", client.v1.payment_intents.retrieve(intent_id).to_dict()),
@@ -230,8 +245,33 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypat
             obj["parent"]["subscription_details"]["metadata"] = {}
         event = signed_webhook_event(stripe_event(event_type, obj), LOCAL_WEBHOOK_SECRETS[folder.split("_")[0]])
         assert invoke(handlers[folder], event).status == 200
+    # Webhooks lost (endpoints down): a Dashboard refund and a renewal, and a reserved refund that never reached
+    # Stripe; an admin runs the reconciler (retried with an Idempotency-Key)
+    for name in ("refund", "subscription", "renewal"):
+        stripe_env.webhook_down(name)
+    try:
+        lost_refund = client.v1.refunds.create({"payment_intent": intent_id, "amount": 100})
+        advance_subscription(stripe_env, started["stripeSubscriptionId"])
+        for name, event_type in (("refund", "charge.refunded"), ("renewal", "invoice.paid")):
+            assert live.wait_for(lambda _, n=name, t=event_type: any(
+                d["type"] == t and d["status"] == "down" for d in stripe_env.deliveries(n))), (name, event_type)
+    finally:
+        for name in ("refund", "subscription", "renewal"):
+            stripe_env.webhook_up(name)
+    paid_payment = store.get(PaymentRecord, mobile["paymentId"])
+    unsent = new_refund("ref_never_sent", paid_payment, 50, origin="api", reason=None, requested_by=ADMIN)
+    unsent.pending_since = "2020-01-01T00:00:00.000Z"
+    paid_payment.amount_reserved = int(paid_payment.amount_reserved or 0) + 50
+    store.Transaction().save(paid_payment).save(unsent).commit()
+    summary = call(reconcile_handler, "POST", "/admin/reconcile", user=ADMIN, admin=True,
+                   headers={"Idempotency-Key": "rec-1"})
+    assert summary.status == 200 and summary.body["eventsApplied"] >= 2 and summary.body["stuckSettled"] == 1, \
+        summary.body
+    assert any(r["refundId"] == f"ref_{lost_refund.id}" for r in get_order(orders_handler, order["orderId"]).body[
+        "refunds"])
     _events_and_live_scenario(published, monkeypatch)
-
+    _marketplace_usage_and_privacy(live, stripe_env, catalog, orders_handler, checkout_handler, sellers_handler,
+                                   usage_handler, privacy_handler)
     allowed = granted()
     for function in HANDLERS.values():
         used, grants = recorder.used[function], allowed[function]
@@ -241,13 +281,66 @@ def test_each_function_is_granted_exactly_what_its_code_does(recorder, monkeypat
         assert not unused, f"{function} is granted what its code never does: {sorted(unused)}"
 
 
+def _billing_scenario(live, stripe_env, catalog, pro, started, orders_handler, checkout_handler, subscribe_handler,
+                      cancel_subscription_handler, billing_handler):
+    """Saved cards (and paying with one), the portal, entitlements, a plan change invoiced at once, and a
+    subscription bought on a hosted Checkout."""
+    client = stripe_env.client()
+    rid = started["recurringPaymentId"]
+    # A plan whose product grants a feature; the subscription moves to it, the proration invoiced now
+    plus = catalog.price(1999, name="Plus", interval="month")
+    feature = client.v1.entitlements.features.create({"name": "Reports", "lookup_key": "reports"})
+    client.raw_request("post", f"/v1/products/{plus.product}/features", entitlement_feature=feature.id)
+    body = {"priceId": plus.id, "proration": "always_invoice"}
+    path = {"recurringPaymentId": rid}
+    assert call(cancel_subscription_handler, "POST", "/subscriptions/{recurringPaymentId}/change/preview",
+                path=path, body=body).status == 200
+    assert call(cancel_subscription_handler, "POST", "/subscriptions/{recurringPaymentId}/change", path=path,
+                body=body, headers={"Idempotency-Key": "chg-1"}).status == 200
+    _until(live, lambda: any(o["kind"] == "adjustment" for o in call(orders_handler, "GET", "/orders").body["orders"]),
+           "no adjustment order")
+    _until(live, lambda: call(billing_handler, "GET", "/entitlements").body["entitlements"] != [], "no entitlement")
+    # A new user's saved card (their first makes their customer): set up, listed, made the default, paid with,
+    # deleted; the portal
+    carol = "user-carol"
+    setup = call(billing_handler, "POST", "/payment-methods/setup", user=carol,
+                 headers={"Idempotency-Key": "set-1"}).body
+    saved = client.v1.setup_intents.confirm(setup["setupIntentId"], {"payment_method": "pm_card_visa"}).payment_method
+    assert call(billing_handler, "GET", "/payment-methods", user=carol).status == 200
+    assert call(billing_handler, "POST", "/payment-methods/{paymentMethodId}/default", user=carol,
+                path={"paymentMethodId": saved}).status == 200
+    shirt = catalog.price(1500, name="Cap")
+    cap = call(orders_handler, "POST", "/orders", user=carol, body={"items": [{"priceId": shirt.id}]}).body
+    assert call(checkout_handler, "POST", "/checkout", user=carol,
+                body={"orderId": cap["orderId"], "paymentMethodId": saved}).status == 201
+    _until(live, lambda: get_order(orders_handler, cap["orderId"], user=carol).body["status"] == "paid",
+           "saved card never paid")
+    assert call(billing_handler, "POST", "/billing-portal", user=carol,
+                body={"returnUrl": "https://shop.example/account"}).status == 201
+    assert call(billing_handler, "DELETE", "/payment-methods/{paymentMethodId}", user=carol,
+                path={"paymentMethodId": saved}).status == 204
+    # A subscription bought on a hosted Checkout
+    web = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": pro.id}]}).body
+    started_web = call(subscribe_handler, "POST", "/subscriptions", body={
+        "orderId": web["orderId"], "priceId": pro.id, "mode": "checkout_session",
+        "successUrl": "https://shop.example/ok", "cancelUrl": "https://shop.example/no"}).body
+    stripe_env.complete_checkout_session(started_web["checkoutUrl"].rsplit("/", 1)[-1])
+    _until(live, lambda: get_order(orders_handler, web["orderId"]).body["status"] == "paid", "web subscription")
+    _until(live, lambda: (get_order(orders_handler, web["orderId"]).body["subscription"] or {}).get(
+        "stripeSubscriptionId") is not None, "web subscription never linked")
+
+
 def test_each_callback_reads_only_its_own_signing_secret_and_the_api_key_only_if_it_calls_stripe():
     resources = load_template()["Resources"]
     calls_stripe = {"PaymentCallbackFunction": True, "RefundCallbackFunction": True,
-                    "SubscriptionCallbackFunction": True, "RenewalCallbackFunction": False}
+                    "SubscriptionCallbackFunction": True, "RenewalCallbackFunction": False,
+                    "ConnectCallbackFunction": True, "UsageCallbackFunction": True}
     own = {"PaymentCallbackFunction": "PaymentWebhookSecret", "RefundCallbackFunction": "RefundWebhookSecret",
            "SubscriptionCallbackFunction": "SubscriptionWebhookSecret",
-           "RenewalCallbackFunction": "RenewalWebhookSecret"}
+           "RenewalCallbackFunction": "RenewalWebhookSecret", "ConnectCallbackFunction": "ConnectWebhookSecret",
+           "UsageCallbackFunction": "UsageWebhookSecret"}
+    # Besides the API keys, only the privacy function reads a secret: the key of erased users' pseudonyms
+    extra = {"PrivacyFunction": {"PseudonymSecret"}}
     for function in HANDLERS.values():
         readable = set()
         for policy in resources[function]["Properties"]["Policies"]:
@@ -262,8 +355,10 @@ def test_each_callback_reads_only_its_own_signing_secret_and_the_api_key_only_if
             assert env["STRIPE_WEBHOOK_SECRET_ARN"] == {"Ref": own[function]}
         else:
             # the API functions call Stripe; the functions of events and live status never do
-            expected = set() if function in EVENTS_AND_LIVE + NUMBERS else {"StripeSecretArn"}
+            expected = ((set() if function in EVENTS_AND_LIVE + NUMBERS else {"StripeSecretArn"})
+                        | extra.get(function, set()))
             assert "STRIPE_WEBHOOK_SECRET_ARN" not in env
+            assert ("PSEUDONYM_SECRET_ARN" in env) == (function in extra), function
         assert readable == expected, function
         assert ("STRIPE_SECRET_ARN" in env) == ("StripeSecretArn" in expected), function
 
@@ -271,7 +366,7 @@ def test_each_callback_reads_only_its_own_signing_secret_and_the_api_key_only_if
 def test_each_public_function_url_has_its_own_concurrency_bound():
     resources = load_template()["Resources"]
     for function in ("PaymentCallbackFunction", "RefundCallbackFunction", "SubscriptionCallbackFunction",
-                     "RenewalCallbackFunction"):
+                     "RenewalCallbackFunction", "ConnectCallbackFunction", "UsageCallbackFunction"):
         properties = resources[function]["Properties"]
         assert properties["FunctionUrlConfig"]["AuthType"] == "NONE"
         assert properties["ReservedConcurrentExecutions"]["Fn::If"][1] == {"Ref": "CallbackReservedConcurrency"}
@@ -348,3 +443,44 @@ def test_the_live_authorizer_reads_no_table_and_no_secret():
     properties = load_template()["Resources"]["LiveAuthorizerFunction"]["Properties"]
     assert "Policies" not in properties
     assert "STRIPE_SECRET_ARN" not in properties["Environment"]["Variables"]
+
+def _marketplace_usage_and_privacy(live, stripe_env, catalog, orders_handler, checkout_handler, sellers_handler,
+                                   usage_handler, privacy_handler):
+    """The scenario's second part: a seller onboarded (Connect) and paid by a buyer; usage reported (retried) and a
+    meter's error report; an export and an erasure."""
+    from devstack.stripe_emulator import onboard_account, trigger_meter_error_report
+
+    client = stripe_env.client()
+    body = {"returnUrl": "http://127.0.0.1/back"}
+    seller = call(sellers_handler, "POST", "/sellers", user=BOB, body=body, headers={"Idempotency-Key": "s-2"}).body
+    assert call(sellers_handler, "POST", "/sellers", user=BOB, body=body).status == 201
+    onboard_account(stripe_env, seller["stripeAccountId"])
+    _until(live, lambda: call(sellers_handler, "GET", "/sellers/me", user=BOB).body["status"] == "active",
+           "the seller never became active")
+    art = catalog.price(5000, name="Print")
+    order = call(orders_handler, "POST", "/orders", body={"items": [{"priceId": art.id}],
+                                                          "sellerId": seller["sellerId"]}).body
+    paying = call(checkout_handler, "POST", "/checkout", body={"orderId": order["orderId"]}).body
+    intent_id = paying["clientSecret"].split("_secret_")[0]
+    client.v1.payment_intents.update(intent_id, {"payment_method": "pm_card_visa"})
+    client.v1.payment_intents.confirm(intent_id)
+    _until(live, lambda: get_order(orders_handler, order["orderId"]).body["status"] == "paid", "never paid")
+
+    meter = client.v1.billing.meters.create({"display_name": "API", "event_name": "api_calls",
+                                             "default_aggregation": {"formula": "sum"}})
+    usage = {"userId": ALICE, "meter": "api_calls", "value": 4, "idempotencyKey": "u-1"}
+    for _ in range(2):
+        answer = call(usage_handler, "POST", "/usage", user=ADMIN, admin=True, body=usage,
+                      headers={"Idempotency-Key": "u-http-1"})
+        assert answer.status == 202, answer.body
+    assert call(usage_handler, "POST", "/usage", user=ADMIN, admin=True, body=usage).status == 202
+    trigger_meter_error_report(stripe_env, meter.id)
+    _until(live, lambda: any(d.path == "/usage" and '"processed"' in d.body for d in live.deliveries),
+           "the meter's error report never arrived")
+
+    assert call(privacy_handler, "GET", "/me/export").status == 200
+    erased = call(privacy_handler, "DELETE", "/users/{userId}", user=ADMIN, admin=True, path={"userId": BOB},
+                  headers={"Idempotency-Key": "e-1"})
+    assert erased.status == 204, erased.body
+    erased = call(privacy_handler, "DELETE", "/me", headers={"Idempotency-Key": "e-2"})
+    assert erased.status == 204, erased.body

@@ -11,7 +11,9 @@ import pytest
 from devstack.stripe_emulator_billing import advance_subscription, pay_invoice
 from payments.data import store
 from payments.data.models import CustomerRecord, OrderRecord, RecurringPaymentRecord
+from tests.support import billing
 from tests.support.api import ADMIN, ALICE, call, get_order
+from tests.support.billing import confirm_payment as pay_first_invoice
 from tests.support.calls import SerializedRequests
 from tests.support.races import race
 
@@ -33,13 +35,6 @@ def subscribe(subscribe_handler, order, price_id, user=ALICE):
                 body={"orderId": order["orderId"], "priceId": price_id})
 
 
-def pay_first_invoice(emulator, client_secret, payment_method="pm_card_visa"):
-    client = emulator.client()
-    intent_id = client_secret.split("_secret_")[0]
-    client.v1.payment_intents.update(intent_id, {"payment_method": payment_method})
-    return client.v1.payment_intents.confirm(intent_id)
-
-
 def record(recurring_payment_id):
     return store.get(RecurringPaymentRecord, recurring_payment_id)
 
@@ -50,15 +45,8 @@ def until(live, check, what):
 
 @pytest.fixture
 def active_subscription(live, stripe_env, catalog, orders_handler, subscribe_handler):
-    price = monthly_price(catalog)
-    order = subscription_order(orders_handler, price.id)
-    started = subscribe(subscribe_handler, order, price.id)
-    assert started.status == 201, started.body
-    pay_first_invoice(stripe_env, started.body["clientSecret"])
-    rid = started.body["recurringPaymentId"]
-    until(live, lambda: record(rid).status == "active", "the subscription never became active")
-    until(live, lambda: get_order(orders_handler, order["orderId"]).body["status"] == "paid", "order never paid")
-    return order, started.body
+    return billing.active_subscription(live, stripe_env, catalog, orders_handler, subscribe_handler,
+                                       monthly_price(catalog))
 
 
 def test_subscribe_pay_and_the_order_is_paid_and_the_subscription_active(live, stripe_env, catalog, orders_handler,

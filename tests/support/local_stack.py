@@ -14,10 +14,11 @@ from typing import Any
 from devstack.stack_process import StackProcess
 
 
-def stack_process(state_dir: Path, template: Path | None = None) -> StackProcess:
-    """A stack with its own key folder, and none of the tests' Stripe keys or AWS endpoints in its environment."""
+def stack_process(state_dir: Path, template: Path | None = None, *args: str) -> StackProcess:
+    """A stack with its own key folder, and none of the tests' Stripe keys or AWS endpoints in its environment
+    (``args``: more ``serve`` options)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "AWS_ENDPOINT_URL"))}
-    return StackProcess(state_dir, template, env=env)
+    return StackProcess(state_dir, template, env=env, extra_args=args)
 
 
 def descendants_of(pid: int) -> set[int]:

@@ -49,3 +49,19 @@ def ledger_entries() -> list[ProcessedEventRecord]:
 
 def metadata(order: OrderRecord, payment: PaymentRecord) -> dict[str, str]:
     return {"orderId": order.order_id, "paymentId": payment.payment_id, "userId": order.user_id}
+
+
+def given_second_tab(client: Any, order_id: str, payment_id: str, *, user_id: str = "user-alice",
+                     amount: int = 1999) -> str:
+    """Another tab's payment of an order (pending, its own PaymentIntent at the emulator with a card, not yet
+    confirmed), listed on the order; the PaymentIntent's id."""
+    now = now_iso()
+    tab = client.v1.payment_intents.create({"amount": amount, "currency": "usd", "payment_method": "pm_card_visa",
+                                            "metadata": {"orderId": order_id, "paymentId": payment_id}})
+    second = PaymentRecord(payment_id, order_id=order_id, user_id=user_id, amount=amount, currency="usd",
+                           mode="payment_intent", status="pending", stripe_payment_intent_id=tab.id,
+                           created_at=now, updated_at=now)
+    order = store.get(OrderRecord, order_id)
+    order.payment_ids = [*order.payment_ids, payment_id]
+    store.Transaction().save(second).save(order).commit()
+    return str(tab.id)

@@ -59,7 +59,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, browser) -> Iterator[StackProcess]:
-    with stack_process(tmp_path_factory.mktemp("browser-stack")) as running:
+    # the reconciler runs only when the page asks (not every minute): what it recovers is the page's doing
+    with stack_process(tmp_path_factory.mktemp("browser-stack"), None, "--schedule-seconds", "3600") as running:
         yield running
 
 
@@ -167,3 +168,55 @@ def test_a_card_asking_for_3d_secure_completes_the_challenge_and_is_paid(page, s
     challenge.click()
     expect(status_cell(page, order_id)).to_have_text("paid", timeout=WEBHOOK_TIMEOUT_MS)
     assert order_from_api(stack, "browser-3ds", order_id)["status"] == "paid"
+
+
+def test_a_payment_whose_webhook_is_lost_turns_paid_once_the_reconciler_runs(page, stack):
+    from playwright.sync_api import expect
+
+    # Given the payment webhooks are being lost (the page's "Never out of sync" panel)
+    page.click("#lose-webhooks")
+    expect(page.locator("#reconcile-message")).to_contain_text("down for 60 s")
+    order_id = sign_in_and_order(page, "browser-lost")
+    # When the customer pays: Stripe takes the money, the webhook never arrives
+    enter_card(page, VISA)
+    page.click("#pay")
+    expect(page.locator("#payment-message")).to_contain_text("Waiting", timeout=WEBHOOK_TIMEOUT_MS)
+    page.wait_for_timeout(2500)  # Stripe's delivery (about 1 s later) is lost
+    assert order_from_api(stack, "browser-lost", order_id)["status"] == "pending"
+    request("POST", f"{stack.api}/_local/webhooks/payment/up")
+    # Then running the reconciler from the page pays it, and the page shows it without a reload
+    page.click("#reconcile-now")
+    expect(page.locator("#reconcile-message")).to_contain_text("applied 1 that no webhook had delivered")
+    expect(status_cell(page, order_id)).to_have_text("paid", timeout=WEBHOOK_TIMEOUT_MS)
+
+# --- selling and the user's data (devstack/demo_page/account.js) -------------------------------------------------
+
+
+def test_a_user_becomes_a_seller_onboards_at_stripe_and_comes_back_active(page, stack):
+    from playwright.sync_api import expect
+
+    page.fill("#user", "browser-seller")
+    page.click("#sign-in")
+    expect(page.locator("#seller-status")).to_have_text("Not a seller yet.")
+    page.click("#become-seller")
+    expect(page.locator("#seller-status")).to_have_attribute("data-status", "onboarding")
+    expect(page.locator("#seller-onboarding")).to_be_visible()
+    # The link opens Stripe's onboarding (the emulator's page); completing it comes back to the page
+    page.click("#onboarding-link")
+    page.click("#complete")
+    page.wait_for_url(re.compile(r"/demo/\?user=browser-seller&onboarded=1$"))
+    page.wait_for_selector("body[data-ready=true]")
+    expect(page.locator("#signed-in")).to_have_text("signed in as browser-seller")
+    expect(page.locator("#seller-status")).to_have_attribute("data-status", "active", timeout=WEBHOOK_TIMEOUT_MS)
+
+
+def test_a_user_exports_their_data_and_erases_it(page, stack):
+    from playwright.sync_api import expect
+
+    order_id = sign_in_and_order(page, "browser-privacy")
+    page.click("#export-data")
+    expect(page.locator("#export")).to_contain_text(order_id)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#erase-me")
+    expect(page.locator("#data-message")).to_have_text("Erased. Your orders list is now empty.")
+    expect(page.locator(f'#orders tr[data-order-id="{order_id}"]')).to_have_count(0)

@@ -278,6 +278,16 @@ def test_every_sample_has_the_shape_of_its_folder(path: Path) -> None:
     if folder in EVENTS_AND_LIVE_SHAPES:
         EVENTS_AND_LIVE_SHAPES[folder](event)
         return
+    if "RequestType" in event:  # a CloudFormation custom-resource request (the webhook registration)
+        assert event["RequestType"] in ("Create", "Update", "Delete") and event["ResponseURL"].startswith("https://")
+        return
+    if "detail-type" in event:  # a Stripe event as an EventBridge rule hands it to a callback: no HTTP around it
+        assert folder.endswith("_callback") and "requestContext" not in event and "headers" not in event
+        assert event["detail"]["object"] == "event" and event["detail-type"] == event["detail"]["type"]
+        return
+    if "version" not in event:  # what a schedule hands its function (its Input)
+        assert folder == "reconcile"
+        return
     # Then it is a payload 2.0 event
     assert event["version"] == "2.0" and isinstance(event["headers"], dict)
     assert all(name == name.lower() for name in event["headers"])
@@ -289,11 +299,18 @@ def test_every_sample_has_the_shape_of_its_folder(path: Path) -> None:
         header = event["headers"]["stripe-signature"]
         raw = event_body_bytes(event)
         body = json.loads(raw)
-        obj = body["data"]["object"]
-        # our records are named by the object's metadata (an invoice: its subscription's, under parent)
-        assert body["object"] == "event"
-        assert obj.get("metadata") or ((obj.get("parent") or {}).get("subscription_details") or {}).get("metadata")
         kind = folder.removesuffix("_callback")
+        if body["object"] == "v2.core.event":  # a thin event (an event destination's): it names its object only
+            assert body["related_object"]["id"] and not body.get("data")
+            stripe.WebhookSignature.verify_header(raw.decode(), header, LOCAL_WEBHOOK_SECRETS[kind], tolerance=0)
+            return
+        obj = body["data"]["object"]
+        # our records are named by the object's metadata (an invoice: its subscription's, under parent); an
+        # entitlement summary has none: its customer is the user's through our customers table
+        assert body["object"] == "event"
+        summary = obj.get("object") == "entitlements.active_entitlement_summary" and obj.get("customer")
+        assert summary or obj.get("metadata") or (
+            (obj.get("parent") or {}).get("subscription_details") or {}).get("metadata")
         if kind in LOCAL_WEBHOOK_SECRETS:
             # tolerance=0 checks the signature but not its age
             stripe.Webhook.construct_event(raw, header, LOCAL_WEBHOOK_SECRETS[kind], tolerance=0)

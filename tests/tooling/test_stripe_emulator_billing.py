@@ -18,9 +18,9 @@ METADATA = {"orderId": "ord_1", "recurringPaymentId": "rp_1", "userId": "user_1"
 
 
 def emission_order(client: stripe.StripeClient, events: list[stripe.Event]) -> list[str]:
-    """The types of ``events`` in the order the emulator emitted them (its event list is in emission
-    order). Deliveries may arrive in another order, as on Stripe."""
-    emitted = [e.id for e in client.v1.events.list({"limit": 100}).data]
+    """The types of ``events`` in the order the emulator emitted them (its event list is newest first, as
+    Stripe's). Deliveries may arrive in another order, as on Stripe."""
+    emitted = [e.id for e in reversed(client.v1.events.list({"limit": 100}).data)]
     return [e.type for e in sorted(events, key=lambda e: emitted.index(e.id))]
 
 
@@ -157,13 +157,13 @@ def test_unsupported_requests_are_refused(client, customer, price) -> None:
     one_time = client.v1.prices.create({"currency": "eur", "unit_amount": 500, "product_data": {"name": "Mug"}})
     base = {"customer": customer.id, "payment_behavior": "default_incomplete"}
 
-    # When a subscription is asked for with it, with a trial, or with an unknown price
+    # When a subscription is asked for with it, with a billing cycle anchor (not modelled), or with an unknown price
     # Then each is a 400/404 naming the parameter, as Stripe answers
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.subscriptions.create({**base, "items": [{"price": one_time.id}]})
     assert (raised.value.http_status, raised.value.param) == (400, "items[0][price]")
     with pytest.raises(stripe.InvalidRequestError) as raised:
-        client.v1.subscriptions.create({**base, "items": [{"price": price.id}], "trial_period_days": 7})
+        client.v1.subscriptions.create({**base, "items": [{"price": price.id}], "billing_cycle_anchor": 1})
     assert (raised.value.http_status, raised.value.code) == (400, "parameter_unknown")
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.subscriptions.create({**base, "items": [{"price": "price_nope"}]})

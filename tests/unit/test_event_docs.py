@@ -22,7 +22,7 @@ def test_the_schemas_are_current_and_valid_json_schemas():
 def test_every_detail_type_the_mapping_can_make_has_a_schema():
     made = set(mapping.ORDER_STATUS_EVENTS.values()) | set(mapping.PAYMENT_STATUS_EVENTS.values()) | set(
         mapping.REFUND_STATUS_EVENTS.values()) | {"OrderCreated", "SubscriptionStarted", "SubscriptionUpdated",
-                                                 "SubscriptionCanceled"}
+                                                 "SubscriptionCanceled", "EntitlementsChanged", "SellerUpdated"}
     assert made == set(TYPES)
     assert sorted(p.name for p in SCHEMAS_DIR.glob("*.schema.json")) == sorted(f"{n}.schema.json" for n in TYPES)
 

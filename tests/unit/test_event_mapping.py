@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import pytest
 
-from payments.data.models import OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
+from payments.data.models import (
+    Entitlement,
+    EntitlementsRecord,
+    OrderRecord,
+    PaymentRecord,
+    RecurringPaymentRecord,
+    RefundRecord,
+    SellerRecord,
+)
 from payments.events.mapping import (
     SOURCES,
     Happened,
+    entitlements_changes,
     order_changes,
     payment_changes,
     refund_changes,
+    seller_changes,
     subscription_changes,
 )
 from payments.events.publisher import Change, event_id
@@ -103,8 +113,50 @@ def test_subscription_changes(old, new, expected):
     assert subscription_changes(old, new) == expected
 
 
+def entitlements(*keys, **fields):
+    return EntitlementsRecord("alice", stripe_customer_id="cus_1", updated_at=NOW,
+                              entitlements=[Entitlement(lookup_key=k, feature_id=f"feat_{k}") for k in keys], **fields)
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    (None, entitlements("reports"), [Happened("EntitlementsChanged", None)]),
+    (None, entitlements(), []),  # a first summary with nothing in it: nothing changed for the user
+    (entitlements("reports"), entitlements("reports", "exports"), [Happened("EntitlementsChanged", None)]),
+    (entitlements("reports", "exports"), entitlements("exports", "reports"), []),  # the same set, reordered
+    (entitlements("reports"), entitlements("reports", last_event_created=7), []),  # only a newer stamp
+    (entitlements("reports"), entitlements(), [Happened("EntitlementsChanged", None)]),  # all gone
+    (entitlements("reports"), None, []),  # deleted (an erasure)
+])
+def test_entitlements_changes(old, new, expected):
+    assert entitlements_changes(old, new) == expected
+
+
+def seller(status="onboarding", user="bob", **fields):
+    return SellerRecord(user, seller_id="sel_1", status=status, stripe_account_id="acct_1", created_at=NOW,
+                        updated_at=NOW, **fields)
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    (None, seller(), [Happened("SellerUpdated", None)]),
+    (seller(), seller("active", charges_enabled=True, payouts_enabled=True),
+     [Happened("SellerUpdated", "onboarding")]),
+    (seller("active"), seller("restricted"), [Happened("SellerUpdated", "active")]),
+    (seller(), seller(requirements_due=["external_account"]), [Happened("SellerUpdated", "onboarding")]),
+    (seller(), seller(links_issued=3), []),  # an onboarding link asked for
+    (seller(), seller(last_event_created=9), []),  # only a newer stamp
+    (None, seller("active", user="erased_0123abcd"), []),  # moved to an erased user's pseudonym
+    (seller(), None, []),
+])
+def test_seller_changes(old, new, expected):
+    assert seller_changes(old, new) == expected
+
+
 def test_every_table_of_a_published_model_has_one_source():
-    assert [source.model for source in SOURCES] == [OrderRecord, PaymentRecord, RefundRecord, RecurringPaymentRecord]
+    assert [source.model for source in SOURCES] == [OrderRecord, PaymentRecord, RefundRecord, RecurringPaymentRecord,
+                                                   EntitlementsRecord, SellerRecord]
+    # the entities without an order name their user, and no order
+    for source in SOURCES[4:]:
+        assert source.order_id(source.model("u1")) is None
 
 
 def test_an_event_id_is_the_same_for_the_same_change_and_differs_for_any_other():

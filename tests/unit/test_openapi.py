@@ -17,19 +17,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import yaml
-from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from devstack.template import REPO_ROOT, load_template
+from tests.support.openapi import SPEC_PATH, assert_valid, pointer_to, resolve
 
-SPEC_PATH = REPO_ROOT / "openapi.yaml"
-SPEC_URI = "urn:payments:openapi"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CODE_DIRS = (REPO_ROOT / "layers" / "common" / "payments", REPO_ROOT / "functions")
 
@@ -71,32 +66,6 @@ def template_routes() -> dict[tuple[str, str], str]:
             path = str(props.get("Path", "$default"))
             routes[(method, path)] = f"{logical_id}.{event_name}"
     return routes
-
-
-def resolve(spec: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        pointer = node["$ref"].removeprefix("#/")
-        node = spec
-        for part in pointer.split("/"):
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
-
-
-def validator(spec: dict[str, Any], pointer: str) -> Draft202012Validator:
-    """A JSON Schema 2020-12 validator for the schema at ``pointer`` inside the spec (its $refs resolve)."""
-    registry = Registry().with_resource(SPEC_URI, Resource.from_contents(spec, default_specification=DRAFT202012))
-    return Draft202012Validator({"$ref": f"{SPEC_URI}#{quote(pointer, safe='/~')}"}, registry=registry)
-
-
-def pointer_to(*parts: str) -> str:
-    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def assert_valid(spec: dict[str, Any], pointer: str, instance: Any) -> None:
-    errors = sorted(validator(spec, pointer).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    assert not errors, f"{pointer}: " + "; ".join(
-        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}" for e in errors
-    )
 
 
 def documented_codes(node: Any) -> set[str]:
@@ -181,7 +150,15 @@ def test_every_api_operation_requires_the_bearer_jwt(spec: dict[str, Any]) -> No
 
 def _records() -> dict[str, Any]:
     """One of each record with every optional field set, so every optional key of the views appears."""
-    from payments.data.models import OrderItem, OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
+    from payments.data.models import (
+        Discount,
+        InvoiceLine,
+        OrderItem,
+        OrderRecord,
+        PaymentRecord,
+        RecurringPaymentRecord,
+        RefundRecord,
+    )
 
     stamp = "2026-11-22T10:00:00.000Z"
     order = OrderRecord(
@@ -189,7 +166,11 @@ def _records() -> dict[str, Any]:
         description="Monthly plan", status="partially_refunded", parent_order_id="ord_01JEXAMPLE0000000000000P",
         items=[OrderItem(price_id="price_1", quantity=1, unit_amount=1999, recurring=True)],
         payment_ids=["pay_1", "pay_2"], refund_ids=["ref_1"], recurring_payment_id="sub_rec_1",
+        stripe_invoice_id="in_1", lines=[InvoiceLine(description="1 x Plan", amount=1999, proration=False,
+                                                     price_id="price_1"),
+                                         InvoiceLine(description="Unused time", amount=-500, proration=True)],
         created_at=stamp, updated_at=stamp, created_sort=f"{stamp}#ord_01JEXAMPLE00000000000000",
+        seller_id="sel_1", application_fee_amount=199,  # a marketplace order
     )
     failed = PaymentRecord(
         "pay_1", order_id=order.order_id, user_id="user-alice", amount=1999, currency="usd",
@@ -199,15 +180,18 @@ def _records() -> dict[str, Any]:
     paid = PaymentRecord(
         "pay_2", order_id=order.order_id, user_id="user-alice", amount=1999, currency="usd",
         mode="payment_intent", status="succeeded", stripe_payment_intent_id="pi_1", amount_refunded=500,
-        created_at="2026-11-22T10:00:01.000Z", updated_at=stamp,
+        payment_method_id="pm_1", discount=Discount(promotion_code="FALL25", promotion_code_id="promo_1", amount=500),
+        created_at="2026-11-22T10:00:01.000Z", updated_at=stamp, destination_account_id="acct_1",
+        application_fee_amount=199, transfer_amount=1800, stripe_transfer_id="tr_1",
     )
     refund = RefundRecord(
         "ref_1", payment_id="pay_2", order_id=order.order_id, amount=500, currency="usd", status="failed",
         stripe_refund_id="re_1", failure_reason="lost_or_stolen_card", created_at=stamp, updated_at=stamp,
+        reverse_transfer=True, stripe_transfer_reversal_id="trr_1",
     )
     recurring = RecurringPaymentRecord(
         "sub_rec_1", order_id=order.order_id, user_id="user-alice", price_id="price_1", status="active",
-        stripe_subscription_id="sub_1", cancel_at_period_end=True, current_period_end=stamp,
+        stripe_subscription_id="sub_1", cancel_at_period_end=True, current_period_end=stamp, trial_end=stamp,
         created_at=stamp, updated_at=stamp,
     )
     return {"order": order, "payments": [failed, paid], "refunds": [refund], "recurring": recurring}
@@ -230,8 +214,11 @@ def test_order_schema_is_exactly_what_views_returns(spec: dict[str, Any]) -> Non
 
     bare = records["order"]
     bare.items, bare.parent_order_id, bare.kind, bare.status = None, None, "one_time", "pending"
+    bare.lines, bare.stripe_invoice_id = None, None
+    bare.seller_id = bare.application_fee_amount = None
     minimal = order_view(bare)
-    assert "items" not in minimal and minimal["subscription"] is None
+    assert "items" not in minimal and "lines" not in minimal and "sellerId" not in minimal
+    assert minimal["subscription"] is None
     assert_valid(spec, "/components/schemas/Order", minimal)
     assert_valid(spec, "/components/schemas/OrderList", {"orders": [full, minimal], "nextCursor": None})
 
@@ -263,6 +250,32 @@ def test_checkout_response_schema_is_exactly_what_checkout_returns(
     assert set(answer) == set(spec["components"]["schemas"]["CheckoutResponse"]["required"])
     assert answer["publishableKey"] == publishable_key
     assert_valid(spec, "/components/schemas/CheckoutResponse", answer)
+
+
+def test_seller_usage_and_export_schemas_are_exactly_what_the_code_returns(spec: dict[str, Any]) -> None:
+    from payments.data.models import SellerRecord, UsageRecord
+    from payments.sellers.views import seller_view
+    from payments.usage.api import usage_view
+
+    stamp = "2026-11-22T10:00:00.000Z"
+    seller = seller_view(SellerRecord("user-alice", seller_id="sel_1", status="active", stripe_account_id="acct_1",
+                                      requirements_due=["external_account"], created_at=stamp, updated_at=stamp))
+    assert set(seller) == _properties(spec, "Seller")
+    assert_valid(spec, "/components/schemas/Seller", seller)
+    usage = usage_view(UsageRecord("use_1", user_id="user-alice", meter="api_calls", value=3, identifier="usage_1",
+                                   request_digest="d", status="sent", created_at=stamp, updated_at=stamp))
+    assert set(usage) == _properties(spec, "UsageReport")
+    records = _records()
+    from payments.orders.views import order_view, subscription_view
+
+    export = {"userId": "user-alice", "orders": [order_view(records["order"], records["payments"])],
+              "subscriptions": [{"orderId": "ord_1", **subscription_view(records["recurring"])}],
+              "paymentMethods": [{"id": "pm_1", "type": "card", "brand": "visa", "last4": "4242", "expMonth": 8,
+                                  "expYear": 2030}],
+              "seller": seller, "usage": [usage],
+              "entitlements": [{"lookupKey": "pro-reports", "featureId": "feat_test_1"}]}
+    assert set(export) == _properties(spec, "UserExport")
+    assert_valid(spec, "/components/schemas/UserExport", export)
 
 
 def test_error_schema_is_what_the_api_answers(spec: dict[str, Any]) -> None:
@@ -374,3 +387,29 @@ def test_sample_http_events_are_documented_requests(spec: dict[str, Any], path: 
     for where, given in (("query", event.get("queryStringParameters")), ("path", event.get("pathParameters"))):
         documented = {p["name"] for p in parameters if p["in"] == where}
         assert set(given or {}) <= documented, f"{path.name}: undocumented {where} parameters"
+
+
+@pytest.mark.parametrize("state", ["subscription", "trial", "checkout_session"])
+def test_subscribe_response_schema_is_exactly_what_subscribe_returns(spec: dict[str, Any], state: str) -> None:
+    from payments.data.models import RecurringPaymentRecord
+    from payments.stripe.objects import StripeCheckoutSession, StripeSubscription
+    from payments.subscriptions.api import _answer
+
+    record = RecurringPaymentRecord("sub_rec_1", order_id="ord_1", user_id="user-alice", price_id="price_1",
+                                    status="incomplete", mode="payment_intent", created_at="x", updated_at="x")
+    answers = {
+        "subscription": StripeSubscription(id="sub_1", status="incomplete", cancel_at_period_end=False,
+                                           current_period_end=None, customer_id="cus_1", metadata={},
+                                           client_secret="pi_1_secret_2"),
+        "trial": StripeSubscription(id="sub_1", status="trialing", cancel_at_period_end=False,
+                                    current_period_end=1_800_000_000, customer_id="cus_1", metadata={},
+                                    trial_end=1_800_000_000, setup_secret="seti_1_secret_2"),
+        "checkout_session": StripeCheckoutSession(id="cs_test_1", status="open", payment_status="unpaid",
+                                                  amount_total=900, currency="usd", payment_intent_id=None,
+                                                  url="https://checkout.stripe.com/c/pay/cs_test_1", metadata={},
+                                                  mode="subscription"),
+    }
+    answer = _answer(record, answers[state])
+    assert set(answer) == _properties(spec, "SubscribeResponse")
+    assert set(answer) == set(spec["components"]["schemas"]["SubscribeResponse"]["required"])
+    assert_valid(spec, "/components/schemas/SubscribeResponse", answer)

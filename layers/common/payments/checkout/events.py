@@ -8,14 +8,19 @@
   answers 500, so Stripe delivers again a moment later. A Session's PaymentIntent is learnt from the Session.
 - **Forward only**: moves follow ``payments.core.lifecycle``, so a late or reordered event never moves anything
   back (a ``payment_failed`` after ``succeeded`` changes nothing).
+- **Destination charges** (marketplace): a succeeded payment records its transfer to the seller (``tr_...``), from
+  the PaymentIntent's charge (read from Stripe when the payload does not hold it expanded).
 - **Settling**: a succeeded payment settles its order (``payments.orders.settle``): ``paid``, or
-  ``amount_mismatch`` when the amount or currency differs. A second successful payment for an order already paid
-  is recorded and refunded automatically (``payments.refunds.automatic``).
+  ``amount_mismatch`` when the amount or currency differs from the order's less the payment's discount (a
+  promotion code). A second successful payment for an order already paid is recorded and refunded automatically
+  (``payments.refunds.automatic``).
+- A Checkout Session in ``mode: subscription`` is a subscription's, not a payment's: its events go to
+  ``payments.subscriptions.checkout``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from payments.core.clock import now_iso, parse_iso, utc_now
@@ -25,7 +30,9 @@ from payments.data import store
 from payments.data.models import OrderRecord, PaymentRecord
 from payments.orders.settle import settle_order
 from payments.refunds import automatic
+from payments.stripe import api as stripe_api
 from payments.stripe.objects import StripeCheckoutSession, StripePaymentIntent
+from payments.subscriptions import checkout as subscription_checkout
 from payments.webhooks.event import StripeEvent
 from payments.webhooks.pipeline import (
     Decision,
@@ -48,6 +55,7 @@ class StripePaymentResult:
     currency: str | None = None
     failure_code: str | None = None
     failure_message: str | None = None
+    transfer_id: str | None = None  # a destination charge's transfer to the seller
 
 
 def _payment_keys(metadata: dict[str, str], intent_id: str | None) -> dict[str, store.Key] | None:
@@ -84,13 +92,22 @@ class PaymentIntentRule(EventRule[StripePaymentIntent]):
               "payment_intent.canceled": "canceled"}
 
     def read(self, event: StripeEvent) -> StripePaymentIntent:
-        return StripePaymentIntent.parse(event.object)
+        intent = StripePaymentIntent.parse(event.object)
+        if (self.STATUS[event.type] == "succeeded" and intent.transfer_destination and intent.transfer_id is None
+                and intent.charge_id):
+            intent = replace(intent, transfer_id=stripe_api.retrieve_charge(intent.charge_id).transfer_id)
+        return intent
 
     def locate(self, event: StripeEvent, subject: StripePaymentIntent) -> dict[str, store.Key] | None:
         return _payment_keys(subject.metadata, subject.id)
 
     def decide(self, event: StripeEvent, subject: StripePaymentIntent, records: Records) -> Decision | None:
         payment, order = _payment_and_order(records)
+        if payment.mode == "invoice":
+            # A subscription invoice's payment follows its invoice (payments.subscriptions.renewals): its
+            # PaymentIntent's events change nothing, whichever arrives first, so the reconciler never counts
+            # them as events the webhooks missed.
+            return None
         if payment.stripe_payment_intent_id is None and _waiting_for_link(payment, "payment_intent"):
             raise NotLinkedYet(f"payment {payment.payment_id} is still recording its PaymentIntent")
         require_link(payment.stripe_payment_intent_id, subject.id, "PaymentIntent")
@@ -98,7 +115,8 @@ class PaymentIntentRule(EventRule[StripePaymentIntent]):
         failed = status == "failed"
         outcome = StripePaymentResult(status=status, amount=subject.amount_received or subject.amount,
                                  currency=subject.currency, failure_code=subject.failure_code if failed else None,
-                                 failure_message=subject.failure_message if failed else None)
+                                 failure_message=subject.failure_message if failed else None,
+                                 transfer_id=subject.transfer_id)
         return apply_outcome(event, payment, order, outcome, charge_id=subject.charge_id)
 
 
@@ -107,9 +125,13 @@ class CheckoutSessionRule(EventRule[StripeCheckoutSession]):
         return StripeCheckoutSession.parse(event.object)
 
     def locate(self, event: StripeEvent, subject: StripeCheckoutSession) -> dict[str, store.Key] | None:
+        if subject.mode == "subscription":
+            return subscription_checkout.session_keys(subject)
         return _payment_keys(subject.metadata, None)
 
     def decide(self, event: StripeEvent, subject: StripeCheckoutSession, records: Records) -> Decision | None:
+        if subject.mode == "subscription":
+            return subscription_checkout.decide_session(event, subject, records)
         payment, order = _payment_and_order(records)
         if payment.stripe_checkout_session_id is None and _waiting_for_link(payment, "checkout_session"):
             raise NotLinkedYet(f"payment {payment.payment_id} is still recording its Checkout Session")
@@ -128,12 +150,16 @@ class CheckoutSessionRule(EventRule[StripeCheckoutSession]):
         return apply_outcome(event, payment, order, outcome, changed=learnt)
 
 
-def apply_outcome(event: StripeEvent, payment: PaymentRecord, order: OrderRecord, outcome: StripePaymentResult, *,
-                  charge_id: str | None = None, changed: bool = False) -> Decision | None:
-    """Move ``payment`` (and its order) as ``outcome`` says; None when nothing changes."""
+def apply_outcome(event: StripeEvent | None, payment: PaymentRecord, order: OrderRecord,
+                  outcome: StripePaymentResult, *, charge_id: str | None = None,
+                  changed: bool = False) -> Decision | None:
+    """Move ``payment`` (and its order) as ``outcome`` says; None when nothing changes. ``event`` is None when the
+    outcome was read from Stripe just now (the reconciler): no Stripe stamp is recorded then."""
     decision, now = Decision(), now_iso()
     if charge_id and payment.stripe_charge_id is None:
         payment.stripe_charge_id, changed = charge_id, True
+    if outcome.transfer_id and payment.destination_account_id and payment.stripe_transfer_id is None:
+        payment.stripe_transfer_id, changed = outcome.transfer_id, True
     if outcome.status is not None and payment_may_move(payment.status, outcome.status):
         payment.status, changed = outcome.status, True
         decision.count(f"Payment{outcome.status.capitalize()}")
@@ -150,14 +176,16 @@ def apply_outcome(event: StripeEvent, payment: PaymentRecord, order: OrderRecord
     if not changed:
         return None
     payment.updated_at = now
-    payment.last_event_created = newest(payment.last_event_created, event)
+    if event is not None:
+        payment.last_event_created = newest(payment.last_event_created, event)
     decision.save(payment)
     return decision
 
 
 def _settle(payment: PaymentRecord, order: OrderRecord, decision: Decision) -> None:
+    discount = int(payment.discount.amount) if payment.discount is not None else 0
     settlement = settle_order(order, payment.payment_id, paid_amount=_int(payment.amount_received),
-                              paid_currency=payment.currency_received, expected_amount=int(order.amount),
+                              paid_currency=payment.currency_received, expected_amount=int(order.amount) - discount,
                               expected_currency=order.currency)
     for metric in settlement.metrics:
         decision.count(metric)

@@ -30,7 +30,6 @@ from urllib.parse import urlsplit
 from payments.core import aws
 from payments.core.errors import ConfigurationError, UpstreamUnavailable
 
-WEBHOOK_ENDPOINTS = ("payment", "refund", "subscription", "renewal")
 MAX_METRICS_SHARDS = 10  # with 366 days, one Query page (1 MB) holds every shard of every day (README "The numbers")
 SECRET_REFRESH_SECONDS = 60.0  # a signing secret is re-read at most this often (a flood of bad signatures
 #                                cannot turn into a flood of Secrets Manager calls)
@@ -45,6 +44,8 @@ class Settings:
     processed_events_table: str = "ProcessedEventsTable"
     customers_table: str = "CustomersTable"
     idempotency_table: str = "IdempotencyTable"
+    entitlements_table: str = "EntitlementsTable"
+    reconcile_table: str = "ReconcileTable"
     region: str = "us-east-1"
     stripe_api_base: str | None = None
     stripe_secret_arn: str | None = None
@@ -67,6 +68,20 @@ class Settings:
     jwt_issuer: str | None = None
     jwt_audiences: frozenset[str] = frozenset()
     jwt_jwks_url: str | None = None  # default: <issuer>/.well-known/jwks.json, then OpenID discovery
+    # Reconciliation and EventBridge ingress (payments.reconcile, payments.webhooks.pipeline)
+    stuck_after_minutes: int = 30
+    stripe_event_source: str | None = None  # the partner event source Stripe's EventBridge events come from
+    # Marketplace, usage, attempt limits and privacy: the tables, the platform's fee on catalog orders (basis
+    # points), where sellers return from onboarding, the limit on payment attempts per user and window, and the
+    # secret holding the key of erased users' pseudonyms.
+    sellers_table: str = "SellersTable"
+    usage_table: str = "UsageTable"
+    payment_attempts_table: str = "PaymentAttemptsTable"
+    platform_fee_bps: int = 0
+    seller_return_url: str | None = None
+    payment_attempts_per_window: int = 10
+    payment_attempt_window_minutes: int = 15
+    pseudonym_secret_arn: str | None = None
     # The numbers: the table of daily aggregates, and how many shards each day's counters are spread over.
     metrics_table: str = "MetricsTable"
     metrics_shards: int = 8
@@ -111,6 +126,8 @@ class Settings:
             processed_events_table=text("PROCESSED_EVENTS_TABLE_NAME", defaults.processed_events_table) or "",
             customers_table=text("CUSTOMERS_TABLE_NAME", defaults.customers_table) or "",
             idempotency_table=text("IDEMPOTENCY_TABLE_NAME", defaults.idempotency_table) or "",
+            entitlements_table=text("ENTITLEMENTS_TABLE_NAME", defaults.entitlements_table) or "",
+            reconcile_table=text("RECONCILE_TABLE_NAME", defaults.reconcile_table) or "",
             region=text("AWS_REGION", None) or text("AWS_DEFAULT_REGION", defaults.region) or "",
             stripe_api_base=api_base.rstrip("/") if api_base else None,
             stripe_secret_arn=text("STRIPE_SECRET_ARN", None),
@@ -131,6 +148,18 @@ class Settings:
             jwt_issuer=text("JWT_ISSUER", None),
             jwt_audiences=words("JWT_AUDIENCE"),
             jwt_jwks_url=text("JWT_JWKS_URL", None),
+            stuck_after_minutes=int(number("STUCK_AFTER_MINUTES", defaults.stuck_after_minutes, 5, 7 * 24 * 60)),
+            stripe_event_source=text("STRIPE_EVENT_SOURCE_NAME", None),
+            sellers_table=text("SELLERS_TABLE_NAME", defaults.sellers_table) or "",
+            usage_table=text("USAGE_TABLE_NAME", defaults.usage_table) or "",
+            payment_attempts_table=text("PAYMENT_ATTEMPTS_TABLE_NAME", defaults.payment_attempts_table) or "",
+            platform_fee_bps=int(number("PLATFORM_FEE_BPS", defaults.platform_fee_bps, 0, 10_000)),
+            seller_return_url=text("SELLER_RETURN_URL", None),
+            payment_attempts_per_window=int(
+                number("PAYMENT_ATTEMPTS_PER_WINDOW", defaults.payment_attempts_per_window, 1, 1000)),
+            payment_attempt_window_minutes=int(
+                number("PAYMENT_ATTEMPT_WINDOW_MINUTES", defaults.payment_attempt_window_minutes, 1, 1440)),
+            pseudonym_secret_arn=text("PSEUDONYM_SECRET_ARN", None),
             metrics_table=text("METRICS_TABLE_NAME", defaults.metrics_table) or "",
             metrics_shards=int(number("METRICS_SHARDS", defaults.metrics_shards, 1, MAX_METRICS_SHARDS)),
             environ=env,
@@ -157,6 +186,14 @@ class Settings:
         name = specific if self.environ.get(specific, "").strip() else "STRIPE_WEBHOOK_SECRET"
         return self._credential(name, self.stripe_webhook_secret_arn, "STRIPE_WEBHOOK_SECRET_ARN", "signingSecret",
                                 ("whsec_",), refresh=refresh)
+
+    def pseudonym_key(self) -> str:
+        """The key erased users' pseudonyms are derived with (``PSEUDONYM_KEY``, else the secret
+        ``PSEUDONYM_SECRET_ARN`` holding ``{"key": ...}``): the privacy function's alone."""
+        key = self._credential("PSEUDONYM_KEY", self.pseudonym_secret_arn, "PSEUDONYM_SECRET_ARN", "key", ("",))
+        if len(key) < 32:
+            raise ConfigurationError("the pseudonym key must be at least 32 characters")
+        return key
 
     def _credential(self, env_name: str, arn: str | None, arn_name: str, key: str, prefixes: tuple[str, ...],
                     *, refresh: bool = False) -> str:

@@ -6,8 +6,9 @@ The same key from the same caller on the same method and path, with the same bod
 what the first request answered (same status, same body, plus ``Idempotent-Replayed: true``), and the work is
 done once even when the two race: the first request writes an in-progress record with a conditional put, and
 the second finds it. While the first is still running the second is a 409 ``request_in_progress``; the same
-key with another body is a 422 ``idempotency_key_reused``. 5xx answers are not kept (a retry can help); every
-other answer is, 4xx included, as Stripe does.
+key with another body is a 422 ``idempotency_key_reused``. 5xx answers are not kept (a retry can help), nor is a
+429 (too many payment attempts: a retry after ``Retry-After`` must run, as Stripe keeps no result of a request
+it rate-limited); every other answer is, 4xx included, as Stripe does.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Request:
 
 
 class _NotKept(Exception):
-    """A 5xx answer: handed back as it is, and its record deleted, so a retry runs again."""
+    """A 5xx or 429 answer: handed back as it is, and its record deleted, so a retry runs again."""
 
     def __init__(self, response: dict[str, Any]):
         super().__init__(response.get("statusCode"))
@@ -79,7 +80,8 @@ def once(answer: Callable[[], dict[str, Any]], request: Request, context: Any) -
     @idempotent_function(data_keyword_argument="request", persistence_store=_store(), config=config)
     def run(request: dict[str, str]) -> dict[str, Any]:
         response = answer()
-        if int(response.get("statusCode", 500)) >= 500:
+        status = int(response.get("statusCode", 500))
+        if status >= 500 or status == 429:
             raise _NotKept(response)
         return response
 

@@ -31,6 +31,10 @@ ORDER_MOVES: dict[str, frozenset[str]] = {
 }
 
 
+# A subscription in one of these states is over: nothing moves it again, and its order may be subscribed anew.
+SUBSCRIPTION_ENDED = frozenset({"canceled", "incomplete_expired", "failed"})
+
+
 def payment_may_move(current: str, new: str) -> bool:
     return new in PAYMENT_MOVES.get(current, frozenset())
 

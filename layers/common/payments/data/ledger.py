@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from payments.core.clock import now_iso, utc_now
@@ -14,8 +15,18 @@ def key(event_id: str) -> store.Key:
     return (ProcessedEventRecord, event_id)
 
 
-def claim(tx: store.Transaction, event_id: str, event_type: str, endpoint: str) -> None:
-    """The event is applied by this transaction (which fails if another delivery applied it first)."""
+def claim(tx: store.Transaction, event_id: str, event_type: str, endpoint: str, *, via: str = "webhook") -> None:
+    """The event is applied by this transaction (which fails if another delivery applied it first). ``via``: how
+    it arrived (webhook, eventbridge, reconciler)."""
     ttl = timedelta(days=get_settings().processed_event_ttl_days)
     tx.create(ProcessedEventRecord(event_id, event_type=event_type, endpoint=endpoint, processed_at=now_iso(),
-                                   expires_at=utc_now() + ttl))
+                                   expires_at=utc_now() + ttl, via=via))
+
+
+def claimed(event_ids: Sequence[str]) -> set[str]:
+    """Which of ``event_ids`` are already applied: one BatchGetItem per 100 ids (the reconciler reads a page of
+    Stripe's events this way, so an event the webhooks applied costs no more than its share of one read)."""
+    if not event_ids:
+        return set()
+    found = store.batch_read([key(event_id) for event_id in event_ids])
+    return {event_id for (_, event_id) in found}

@@ -76,4 +76,4 @@ def save_subscription(tx: store.Transaction, recurring_payment_id: str, *, curre
 
 def counters_from(currency: str, first_day: str) -> Iterable[MetricsCounterRecord]:
     """Every counter item of ``currency`` whose slot is ``first_day`` or later: the days, then the levels."""
-    return store.query_all(MetricsCounterRecord, currency_scope(currency), MetricsCounterRecord.slot >= first_day)
+    return store.query_range(MetricsCounterRecord, currency_scope(currency), MetricsCounterRecord.slot >= first_day)

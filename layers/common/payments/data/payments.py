@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pynamodb.expressions.update import Action
+
 from payments.core.clock import now_iso
 from payments.data import store
 from payments.data.models import PaymentRecord
@@ -31,12 +33,19 @@ def fail_pending(tx: store.Transaction, payment_id: str, code: str, message: str
     """A pending payment failed (Stripe refused or could not be reached): it says why."""
     tx.update(PaymentRecord(payment_id),
               [PaymentRecord.status.set("failed"), PaymentRecord.failure_code.set(code),
-               PaymentRecord.failure_message.set(message[:500]), PaymentRecord.updated_at.set(now_iso())],
+               PaymentRecord.failure_message.set(message[:500]), PaymentRecord.updated_at.set(now_iso()),
+               *_not_pending()],
               condition=PaymentRecord.status == "pending")
 
 
 def cancel_pending(tx: store.Transaction, payment_id: str) -> None:
     """A pending payment is replaced by a new attempt."""
     tx.update(PaymentRecord(payment_id), [PaymentRecord.status.set("canceled"),
-                                          PaymentRecord.updated_at.set(now_iso())],
+                                          PaymentRecord.updated_at.set(now_iso()), *_not_pending()],
               condition=PaymentRecord.status == "pending")
+
+
+def _not_pending() -> list[Action]:
+    """A payment that leaves ``pending`` leaves the reconciler's ``byPendingSince`` index."""
+    return [PaymentRecord.pending_mark.remove(), PaymentRecord.pending_since.remove()]
+

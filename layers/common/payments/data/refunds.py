@@ -11,11 +11,13 @@ def get(refund_id: str) -> RefundRecord | None:
     return store.get(RefundRecord, refund_id)
 
 
-def record_stripe_id(refund_id: str, stripe_refund_id: str) -> None:
-    """Keep Stripe's id for our refund (one UpdateItem; a webhook may have recorded it first, to the same id)."""
-    store.update(RefundRecord(refund_id), [RefundRecord.stripe_refund_id.set(stripe_refund_id),
-                                           RefundRecord.updated_at.set(now_iso())],
-                 condition=RefundRecord.refund_id.exists())
+def record_stripe_id(refund_id: str, stripe_refund_id: str, *, transfer_reversal_id: str | None = None) -> None:
+    """Keep Stripe's id for our refund (one UpdateItem; a webhook may have recorded it first, to the same id), and
+    the transfer reversal it made (a destination charge's refund)."""
+    actions = [RefundRecord.stripe_refund_id.set(stripe_refund_id), RefundRecord.updated_at.set(now_iso())]
+    if transfer_reversal_id:
+        actions.append(RefundRecord.stripe_transfer_reversal_id.set(transfer_reversal_id))
+    store.update(RefundRecord(refund_id), actions, condition=RefundRecord.refund_id.exists())
 
 
 def reserve(tx: store.Transaction, payment: PaymentRecord, refund: RefundRecord) -> None:
@@ -39,3 +41,4 @@ def release_failed(refund_id: str, reason: str) -> None:
     payment.amount_reserved = max(int(payment.amount_reserved or 0) - int(refund.amount), 0)
     payment.updated_at = now
     store.Transaction().save(refund).save(payment).commit()
+

@@ -7,7 +7,8 @@ The repositories (``payments.data.orders`` ...) build their expressions on these
   (``payments.core.aws``). Every operation here binds first, so it happens exactly once per container.
 - ``read_items`` reads several records, from any tables, in one ``TransactGetItems`` (a consistent snapshot);
   ``batch_read`` reads many in ``BatchGetItem`` calls of up to 100 keys, however many there are.
-- A change to one record is one conditional ``PutItem`` (``put``, ``create``) or ``UpdateItem`` (``update``);
+- A change to one record is one conditional ``PutItem`` (``put``, ``create``), ``UpdateItem`` (``update``) or
+  ``DeleteItem`` (``delete``);
   ``Transaction`` commits changes to several records together in one ``TransactWriteItems``. Each write is
   conditioned (on the version that was read, on a status, or on the record not existing yet); a lost race
   raises ``WriteConflict``, and the caller reads again and decides again (``payments.core.retry``).
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError, UpdateError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
@@ -94,7 +95,7 @@ def dynamodb_errors() -> Iterator[None]:
         if error.cause_response_code in _RETRYABLE_CODES or error.cause_response_code is None:
             raise unavailable() from error
         raise
-    except (PutError, UpdateError) as error:
+    except (PutError, UpdateError, DeleteError) as error:
         if error.cause_response_code in _CONFLICT_CODES:
             raise WriteConflict(error.cause_response_code or "") from error
         if error.cause_response_code in _RETRYABLE_CODES or error.cause_response_code is None:
@@ -147,12 +148,26 @@ def get_item(model: type[M], hash_key: str, range_key: str) -> M | None:
             return None
 
 
-def query_all(model: type[M], hash_key: str, range_key_condition: Condition) -> list[M]:
+def query_range(model: type[M], hash_key: str, range_key_condition: Condition) -> list[M]:
     """Every item under ``hash_key`` matching ``range_key_condition``, in key order: one Query while the answer is
     under DynamoDB's 1 MB page (further pages are read if it is not). Eventually consistent."""
     bind()
     with dynamodb_errors():
         return list(model.query(hash_key, range_key_condition))
+
+
+def query_before(index: Any, hash_key: str, range_condition: Condition, *, limit: int) -> list[Any]:
+    """Up to ``limit`` items under ``hash_key`` whose range key meets ``range_condition``, in its order: one Query."""
+    bind()
+    with dynamodb_errors():
+        return list(index.query(hash_key, range_condition, limit=limit, page_size=limit))
+
+
+def query_all(index: Any, hash_key: str, *, page_size: int = 100) -> list[Any]:
+    """Everything an index holds under ``hash_key``, in as many Queries (pages) as it takes."""
+    bind()
+    with dynamodb_errors():
+        return list(index.query(hash_key, page_size=page_size))
 
 
 def read_items(keys: Sequence[Key]) -> list[Any]:
@@ -223,13 +238,6 @@ def put(record: Model, condition: Condition | None = None) -> None:
         record.save(condition=condition)
 
 
-def delete(record: Model) -> None:
-    """Delete the record by its key, whatever it holds (nothing to delete is not an error)."""
-    bind()
-    with dynamodb_errors():
-        record.delete(add_version_condition=False)
-
-
 def create(record: Model) -> None:
     """Write a record that must not exist yet (for models without a version)."""
     put(record, type(record)._hash_key_attribute().does_not_exist())
@@ -243,6 +251,14 @@ def update(record: Model, actions: Sequence[Action], condition: Condition | None
     _prepare_update(record)
     with dynamodb_errors():
         record.update(list(actions), condition=condition, add_version_condition=False)
+
+
+def delete(record: Model, condition: Condition | None = None) -> None:
+    """Delete the record (a versioned one only at the version it was read at; one without a version whatever it
+    holds, and nothing to delete is not an error), with ``condition``."""
+    bind()
+    with dynamodb_errors():
+        record.delete(condition=condition)
 
 
 def _prepare_update(record: Model) -> None:
@@ -273,6 +289,11 @@ class Transaction:
     def create(self, record: Model) -> Transaction:
         """Put a record that must not exist yet (for models without a version, e.g. the event ledger)."""
         self._writes.append(("put", record, type(record)._hash_key_attribute().does_not_exist(), None))
+        return self
+
+    def delete(self, record: Model, condition: Condition | None = None) -> Transaction:
+        """Delete the record (as read: a versioned record only at the version read), with ``condition``."""
+        self._writes.append(("delete", record, condition, None))
         return self
 
     def check(self, record: Model, condition: Condition) -> Transaction:
@@ -307,6 +328,8 @@ class Transaction:
             kind, record, condition, actions = self._writes[0]  # one record: one single-item write, half the cost
             if kind == "put":
                 put(record, condition)
+            elif kind == "delete":
+                delete(record, condition)
             else:
                 update(record, actions or [], condition)
             return
@@ -318,6 +341,8 @@ class Transaction:
                         transaction.save(record, condition=condition)
                     elif kind == "update":
                         transaction.update(record, actions or [], condition=condition, add_version_condition=False)
+                    elif kind == "delete":
+                        transaction.delete(record, condition=condition)
                     else:
                         transaction.condition_check(type(record), record._get_hash_range_key_serialized_values()[0],
                                                     condition=condition)

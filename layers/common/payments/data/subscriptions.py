@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from payments.core.clock import now_iso
 from payments.data import store
 from payments.data.models import RecurringPaymentRecord
@@ -26,3 +28,19 @@ def fail_unstarted(tx: store.Transaction, recurring_payment_id: str) -> None:
 def save(record: RecurringPaymentRecord) -> None:
     """Write the record back, conditioned on the version it was read at."""
     store.put(record)
+
+
+def clear_change(recurring_payment_id: str, change_id: str) -> None:
+    """The plan change ``change_id`` is no longer pending (only while it is the one marked)."""
+    from pynamodb.expressions.condition import Condition
+
+    from payments.core.errors import WriteConflict
+
+    # pynamodb types a map's sub-attribute comparison as bool; it is a Condition on pendingChange.changeId
+    marked = cast(Condition, RecurringPaymentRecord.pending_change.change_id == change_id)
+    try:
+        store.update(RecurringPaymentRecord(recurring_payment_id),
+                     [RecurringPaymentRecord.pending_change.remove(), RecurringPaymentRecord.updated_at.set(now_iso())],
+                     condition=marked)
+    except WriteConflict:
+        pass  # already cleared (by the subscription callback, or a later change)

@@ -14,6 +14,10 @@ consumer subscribes to (a Stripe id recorded, a refund reserved, a pending payme
 - recurring payments: first time active or trialing -> ``SubscriptionStarted``; once started, a change of status,
   cancel at period end, period end or price -> ``SubscriptionUpdated``; status to canceled ->
   ``SubscriptionCanceled``. A record Stripe holds no subscription for makes none.
+- entitlements: the set of what the user may use changed (or first stored) -> ``EntitlementsChanged`` (no status:
+  ``previousStatus`` null), carrying ``entitlements`` and no order.
+- sellers: created, or its status, capabilities or requirements changed -> ``SellerUpdated``, carrying ``seller``
+  and no order. A seller record moved to an erased user's pseudonym makes none.
 
 ``SOURCES`` lists the tables whose changes are published. A new table is one ``Source``: the setting naming its
 table, its model, the key its JSON takes in the detail, its mapping function, and where its user and order are.
@@ -27,8 +31,17 @@ from typing import Any
 
 from pynamodb.models import Model
 
-from payments.data.models import OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
+from payments.data.models import (
+    EntitlementsRecord,
+    OrderRecord,
+    PaymentRecord,
+    RecurringPaymentRecord,
+    RefundRecord,
+    SellerRecord,
+)
+from payments.data.privacy import PSEUDONYM_PREFIX
 from payments.orders.views import payment_view, refund_view, subscription_view
+from payments.sellers.views import seller_view
 
 
 @dataclass(frozen=True)
@@ -92,6 +105,36 @@ def subscription_changes(old: RecurringPaymentRecord | None,
     return []
 
 
+def _entitlement_keys(record: EntitlementsRecord | None) -> set[tuple[str, str]]:
+    return {(str(e.lookup_key), str(e.feature_id)) for e in (record.entitlements if record is not None else [])}
+
+
+def entitlements_changes(old: EntitlementsRecord | None, new: EntitlementsRecord | None) -> list[Happened]:
+    """What the user may use changed (a first summary with nothing in it changes nothing)."""
+    if new is None or _entitlement_keys(old) == _entitlement_keys(new):
+        return []
+    return [Happened("EntitlementsChanged", None)]
+
+
+def entitlements_view(record: EntitlementsRecord) -> list[dict[str, Any]]:
+    return [{"lookupKey": e.lookup_key, "featureId": e.feature_id} for e in record.entitlements or []]
+
+
+def _seller_terms(record: SellerRecord) -> tuple[Any, ...]:
+    return (record.status, record.stripe_account_id, bool(record.charges_enabled), bool(record.payouts_enabled),
+            bool(record.details_submitted), tuple(record.requirements_due or ()), record.disabled_reason)
+
+
+def seller_changes(old: SellerRecord | None, new: SellerRecord | None) -> list[Happened]:
+    """A seller made, or one whose status, capabilities or requirements changed (an onboarding link asked for
+    changes none of these). A record moved to an erased user's pseudonym is no news."""
+    if new is None or new.user_id.startswith(PSEUDONYM_PREFIX):
+        return []
+    if old is None or _seller_terms(old) != _seller_terms(new):
+        return [Happened("SellerUpdated", _status(old))]
+    return []
+
+
 @dataclass(frozen=True)
 class Source:
     """A table whose committed changes are published."""
@@ -102,7 +145,7 @@ class Source:
     changes: Callable[[Any, Any], list[Happened]]
     user_id: Callable[[Any], str | None]  # None: the order's user
     order_id: Callable[[Any], str | None]  # None: the event carries no order
-    view: Callable[[Any], dict[str, Any]] | None  # the entity's JSON (None for the order: it is the order)
+    view: Callable[[Any], Any] | None  # the entity's JSON (None for the order: it is the order)
 
 
 SOURCES: tuple[Source, ...] = (
@@ -113,4 +156,8 @@ SOURCES: tuple[Source, ...] = (
            refund_view),
     Source("recurring_payments_table", RecurringPaymentRecord, "subscription", subscription_changes,
            lambda r: r.user_id, lambda r: r.order_id, subscription_view),
+    Source("entitlements_table", EntitlementsRecord, "entitlements", entitlements_changes, lambda r: r.user_id,
+           lambda r: None, entitlements_view),
+    Source("sellers_table", SellerRecord, "seller", seller_changes, lambda r: r.user_id, lambda r: None,
+           seller_view),
 )

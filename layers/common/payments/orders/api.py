@@ -5,6 +5,10 @@ prices the app sells (``SELLABLE_PRICES``, the template's ``SellablePrices``: pr
 ordered: any other price in the Stripe account, another app's included, is a 400 as if it did not exist.
 An order below Stripe's minimum charge for its currency is a 400 here, not a failed payment later.
 
+A one-time order may name a seller (``sellerId``, marketplace): it is paid by a destination charge to the seller's
+connected account, less the platform's fee (``payments.sellers.orders``). The seller must be ``active`` (409
+``seller_not_active``), here and again at checkout.
+
 Reading an order and everything under it costs one GetItem and one BatchGetItem per 100 records under it; a
 page of orders costs one Query and the same.
 """
@@ -25,6 +29,7 @@ from payments.core.retry import retry_on_conflict
 from payments.data import orders as order_store
 from payments.data.models import OrderItem, OrderRecord
 from payments.orders.views import order_view, order_views
+from payments.sellers.orders import active_seller, platform_fee
 
 if TYPE_CHECKING:
     from payments.stripe.objects import StripePrice
@@ -83,8 +88,10 @@ def _sellable_price(index: int, price_id: str) -> StripePrice:
     return price
 
 
-def create_catalog_order(caller: Caller, items: Sequence[CatalogItem], description: str) -> dict[str, Any]:
-    """An order for the caller, priced from Stripe: one recurring price alone makes a subscription order."""
+def create_catalog_order(caller: Caller, items: Sequence[CatalogItem], description: str,
+                         seller_id: str | None = None) -> dict[str, Any]:
+    """An order for the caller, priced from Stripe: one recurring price alone makes a subscription order. With a
+    seller, the platform's fee is ``PlatformFeeBps`` of the amount."""
     prices: dict[str, StripePrice] = {}
     for index, item in enumerate(items):
         if item.price_id not in prices:
@@ -99,13 +106,15 @@ def create_catalog_order(caller: Caller, items: Sequence[CatalogItem], descripti
                            code="mixed_recurring")
     amount = money.parse_amount(sum((prices[i.price_id].unit_amount or 0) * i.quantity for i in items), currency,
                                 "items")
+    marketplace = _marketplace(seller_id, recurring=bool(recurring),
+                               fee=platform_fee(amount, currency) if seller_id else None)
     order = order_store.new(
         order_id=new_id("ord"), user_id=caller.user_id, kind="subscription" if recurring else "one_time",
         amount=amount, currency=currency.code, description=description,
         items=[OrderItem(price_id=i.price_id, quantity=i.quantity, unit_amount=prices[i.price_id].unit_amount,
                          recurring=prices[i.price_id].recurring, interval=prices[i.price_id].interval,
                          interval_count=prices[i.price_id].interval_count) for i in items],
-        price_id=recurring[0].price_id if recurring else None)
+        price_id=recurring[0].price_id if recurring else None, **marketplace)
     return _create(order)
 
 
@@ -116,10 +125,29 @@ def create_admin_order(caller: Caller, body: Mapping[str, Any]) -> dict[str, Any
     currency = money.parse_currency(body.get("currency"))
     amount = money.parse_amount(body.get("amount"), currency)
     description = validation.text(body, "description", required=False, max_length=500) or ""
+    seller_id = validation.identifier(body, "sellerId", required=False)
+    fee = validation.integer(body, "applicationFeeAmount", required=False, minimum=0, maximum=amount)
+    if fee is not None and seller_id is None:
+        raise InvalidField("applicationFeeAmount", "is only for an order that names a seller (sellerId)")
+    if fee is not None and fee % currency.step:
+        raise InvalidField("applicationFeeAmount", f"must be a multiple of {currency.step} for {currency.code}")
+    marketplace = _marketplace(seller_id, recurring=False,
+                               fee=(platform_fee(amount, currency) if fee is None else fee) if seller_id else None)
     order = order_store.new(order_id=new_id("ord"), user_id=user_id, kind="one_time", amount=amount,
-                            currency=currency.code, description=description)
+                            currency=currency.code, description=description, **marketplace)
     logger.info("admin created an order", extra={"order_id": order.order_id, "for_user": user_id})
     return _create(order)
+
+
+def _marketplace(seller_id: str | None, *, recurring: bool, fee: int | None) -> dict[str, Any]:
+    """The order's seller fields: none, or an active seller and the platform's fee."""
+    if seller_id is None:
+        return {}
+    if recurring:
+        raise InvalidField("sellerId", "a marketplace order is a one-time order (no recurring price)",
+                           code="seller_not_supported")
+    active_seller(seller_id)
+    return {"seller_id": seller_id, "application_fee_amount": fee}
 
 
 def create_order(caller: Caller, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,7 +155,11 @@ def create_order(caller: Caller, body: Mapping[str, Any]) -> dict[str, Any]:
     if "items" in body or not ({"amount", "currency", "userId"} & body.keys()):
         items = parse_catalog_items(body)
         description = validation.text(body, "description", required=False, max_length=500) or ""
-        return create_catalog_order(caller, items, description)
+        if "applicationFeeAmount" in body:
+            raise InvalidField("applicationFeeAmount", "only an admin's order sets its fee; a catalog order's is "
+                               "the platform's (PlatformFeeBps)")
+        return create_catalog_order(caller, items, description, validation.identifier(body, "sellerId",
+                                                                                      required=False))
     return create_admin_order(caller, body)
 
 

@@ -5,6 +5,16 @@ a Checkout Session, a subscription invoice).
   what the order expects (the payment itself stays ``succeeded``: the money did arrive). Logged and counted.
 - The order was already paid (or flagged) by another payment: this is a second payment for one order. It is
   recorded, counted (``DuplicatePayment``) and refunded automatically by the caller.
+
+What the order "expects" is decided by whoever priced it, before the money arrived:
+
+- a one-time order: its amount, less the discount of the promotion code the payment was made with (the server
+  computed it when the payment was created, ``payments.billing.promotions``);
+- a subscription's order, paid by its first invoice: ``firstInvoiceAmount`` on the subscription's record (the
+  price less the discount; 0 with a trial);
+- a renewal or adjustment order: nobody priced it before Stripe (proration, discounts and credit balances are
+  Stripe's computation), so the order takes the invoice's ``amount_due`` when it is made, and expects it in full,
+  in the subscription's currency.
 """
 
 from __future__ import annotations

@@ -25,6 +25,15 @@ def payment_view(payment: PaymentRecord) -> dict[str, Any]:
     if payment.failure_code:
         view["failureCode"] = payment.failure_code
         view["failureMessage"] = payment.failure_message
+    if payment.discount is not None:
+        view["discount"] = {"promotionCode": payment.discount.promotion_code, "amount": int(payment.discount.amount)}
+    if payment.payment_method_id:
+        view["paymentMethodId"] = payment.payment_method_id
+    if payment.destination_account_id:  # a destination charge: the platform's fee and the seller's share
+        view["destinationAccountId"] = payment.destination_account_id
+        view["applicationFeeAmount"] = payment.application_fee_amount
+        view["transferAmount"] = payment.transfer_amount
+        view["stripeTransferId"] = payment.stripe_transfer_id
     return view
 
 
@@ -40,11 +49,14 @@ def refund_view(refund: RefundRecord) -> dict[str, Any]:
     }
     if refund.failure_reason:
         view["failureReason"] = refund.failure_reason
+    if refund.reverse_transfer:  # of a destination charge: the seller's share and the fee go back in proportion
+        view["reverseTransfer"] = True
+        view["stripeTransferReversalId"] = refund.stripe_transfer_reversal_id
     return view
 
 
 def subscription_view(recurring: RecurringPaymentRecord) -> dict[str, Any]:
-    return {
+    view = {
         "recurringPaymentId": recurring.recurring_payment_id,
         "stripeSubscriptionId": recurring.stripe_subscription_id,
         "priceId": recurring.price_id,
@@ -52,6 +64,9 @@ def subscription_view(recurring: RecurringPaymentRecord) -> dict[str, Any]:
         "cancelAtPeriodEnd": bool(recurring.cancel_at_period_end),
         "currentPeriodEnd": recurring.current_period_end,
     }
+    if recurring.trial_end:
+        view["trialEnd"] = recurring.trial_end
+    return view
 
 
 def item_view(item: OrderItem) -> dict[str, Any]:
@@ -81,6 +96,14 @@ def order_view(order: OrderRecord, payments: Iterable[PaymentRecord] = (), refun
     }
     if order.items:
         view["items"] = [item_view(i) for i in order.items]
+    if order.stripe_invoice_id:
+        view["stripeInvoiceId"] = order.stripe_invoice_id
+    if order.lines is not None:  # the lines of the invoice the order was paid by
+        view["lines"] = [{"description": line.description, "amount": int(line.amount),
+                          "proration": bool(line.proration), "priceId": line.price_id} for line in order.lines]
+    if order.seller_id:
+        view["sellerId"] = order.seller_id
+        view["applicationFeeAmount"] = order.application_fee_amount
     return view
 
 

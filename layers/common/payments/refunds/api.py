@@ -13,6 +13,10 @@ refunds still pending.
    back. (An automatic refund that could not reach Stripe stays ``pending`` instead, for the reconciler.)
 
 The refund callback (``payments.refunds.events``) moves the refund on and the reservation into ``amountRefunded``.
+
+A refund of a destination charge (a marketplace payment) reverses the seller's transfer and refunds the platform's
+fee, both in proportion to the amount refunded (``reverse_transfer``, ``refund_application_fee``): the seller gives
+back their share of it, the platform its fee.
 """
 
 from __future__ import annotations
@@ -67,7 +71,8 @@ def new_refund(refund_id: str, payment: PaymentRecord, amount: int, *, origin: s
     now = now_iso()
     return RefundRecord(refund_id, payment_id=payment.payment_id, order_id=payment.order_id, amount=amount,
                         currency=payment.currency_received or payment.currency, status="pending", origin=origin,
-                        reason=reason, requested_by=requested_by, created_at=now, updated_at=now)
+                        reason=reason, requested_by=requested_by, created_at=now, updated_at=now,
+                        reverse_transfer=bool(payment.destination_account_id))
 
 
 class RefundAtStripe(RecordFirst[RefundRecord, StripeRefund]):
@@ -112,10 +117,10 @@ class RefundAtStripe(RecordFirst[RefundRecord, StripeRefund]):
         return stripe_api.create_refund(
             idempotency_key=idempotency_key, payment_intent_id=self.payment_intent_id, amount=int(record.amount),
             metadata={"refundId": record.refund_id, "paymentId": record.payment_id, "orderId": record.order_id},
-            reason=record.reason)
+            reason=record.reason, reverse_transfer=bool(record.reverse_transfer))
 
     def record(self, record: RefundRecord, answer: StripeRefund) -> None:
-        refund_store.record_stripe_id(record.refund_id, answer.id)
+        refund_store.record_stripe_id(record.refund_id, answer.id, transfer_reversal_id=answer.transfer_reversal_id)
         record.stripe_refund_id = answer.id
 
     def release(self, record: RefundRecord, error: ApiError) -> None:

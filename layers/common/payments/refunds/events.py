@@ -126,18 +126,21 @@ class ChargeRefundedRule(_RefundRule):
 
 
 def _move(record: RefundRecord | None, reported: StripeRefund, payment: PaymentRecord, order: OrderRecord,
-          event: StripeEvent, now: str, decision: Decision) -> bool:
-    """Apply one reported refund to its record (created when it is new); True when something changed."""
+          event: StripeEvent | None, now: str, decision: Decision) -> bool:
+    """Apply one reported refund to its record (created when it is new); True when something changed. Without an
+    ``event`` the refund was read from Stripe just now (the reconciler): its state is current, and no Stripe stamp
+    is recorded."""
     new_status = _STATUS.get(reported.status or "", "pending")
     if record is None:
         record = RefundRecord(record_id(reported), payment_id=payment.payment_id, order_id=order.order_id,
                               amount=reported.amount, currency=reported.currency or payment.currency,
                               status=new_status, origin="stripe", reason=reported.reason,
-                              stripe_refund_id=reported.id, created_at=now, updated_at=now)
+                              stripe_refund_id=reported.id, created_at=now, updated_at=now,
+                              reverse_transfer=reported.transfer_reversal_id is not None)
         old_status = None
         order.refund_ids = [*(order.refund_ids or []), record.refund_id]
         decision.count("RefundMadeElsewhere")
-    elif is_stale(record.last_event_created, event):
+    elif event is not None and is_stale(record.last_event_created, event):
         return False  # older than what we applied: a late delivery never moves a refund back
     elif refund_may_move(record.status, new_status) or _stripe_revives(record, new_status):
         old_status, record.status = record.status, new_status
@@ -146,10 +149,12 @@ def _move(record: RefundRecord | None, reported: StripeRefund, payment: PaymentR
     else:
         return False
     record.stripe_refund_id = record.stripe_refund_id or reported.id
+    record.stripe_transfer_reversal_id = record.stripe_transfer_reversal_id or reported.transfer_reversal_id
     if new_status == "failed":
         record.failure_reason = reported.failure_reason or record.failure_reason
     record.updated_at = now
-    record.last_event_created = newest(record.last_event_created, event)
+    if event is not None:
+        record.last_event_created = newest(record.last_event_created, event)
     _move_totals(payment, holds(old_status, int(record.amount)), holds(record.status, int(record.amount)))
     decision.save(record)
     if record.status != old_status and record.status in ("succeeded", "failed"):
@@ -180,6 +185,24 @@ def _follow(order: OrderRecord, payment: PaymentRecord, now: str) -> None:
     target = "refunded" if payment.amount_refunded >= captured(payment) else "partially_refunded"
     if order.status != target and order_may_move(order.status, target):
         order.status = target
+
+
+def settle_from_stripe(record: RefundRecord, reported: StripeRefund, payment: PaymentRecord,
+                       order: OrderRecord) -> Decision | None:
+    """Our pending ``record`` moved to the state Stripe reports for it now (read by the reconciler, not an event):
+    its reservation becomes refunded (succeeded) or is given back (failed, canceled), never both, and the order
+    follows. None when Stripe has it still in progress. Links first, as for an event."""
+    require_link(payment.stripe_payment_intent_id, reported.payment_intent_id or payment.stripe_payment_intent_id,
+                 "refund's PaymentIntent")
+    if record.payment_id != payment.payment_id or payment.order_id != order.order_id:
+        raise NotOurs("the refund, its payment and its order do not belong together")
+    decision, now = Decision(), now_iso()
+    if not _move(record, reported, payment, order, None, now, decision):
+        return None
+    payment.updated_at = now
+    decision.save(payment)
+    _follow(order, payment, now)
+    return decision.save(order)
 
 
 REFUND_RULES: dict[str, EventRule[StripeRefunds]] = {

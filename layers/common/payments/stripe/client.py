@@ -4,6 +4,11 @@ The client is created on first use with the key from the settings (``STRIPE_API_
 emulator); the ``stripe`` package is imported only then, so a function that never calls Stripe does not pay for
 it. Failures become ``payments.core.errors``: 503 unreachable or rate-limited, 502 broken or misconfigured,
 422 ``stripe_rejected`` refused, ``StripeResourceMissing`` (404) for an unknown id. Messages never carry a key.
+
+``STRIPE_API_VERSION`` is the one place the Stripe API version is written: the client sends it on every call, the
+objects in ``payments.stripe.objects`` are read in its shapes, and every webhook endpoint we register carries it
+(so events arrive in the shapes the callbacks read). It is the version stripe-python 16 pins; a test holds the two
+together, so upgrading the SDK means reading its changelog and moving this constant on purpose.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from payments.core.observability import logger
 
 if TYPE_CHECKING:
     import stripe
+
+#: The Stripe API version the product speaks (requests, object shapes, registered webhook endpoints).
+STRIPE_API_VERSION = "2026-10-28.endive"
 
 
 class StripeResourceMissing(NotFound):
@@ -48,6 +56,7 @@ def client() -> stripe.StripeClient:
     return stripe.StripeClient(
         settings.stripe_secret_key(),
         base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
+        stripe_version=STRIPE_API_VERSION,
         max_network_retries=settings.stripe_max_network_retries,
         http_client=stripe.RequestsClient(timeout=settings.stripe_timeout_seconds),
     )

@@ -82,7 +82,8 @@ class SubscriptionEventRule(EventRule[StripeSubscription]):
 
 
 def _same(record: RecurringPaymentRecord, state: StripeSubscription) -> bool:
-    return record.status == state.status and bool(record.cancel_at_period_end) == state.cancel_at_period_end
+    return (record.status == state.status and bool(record.cancel_at_period_end) == state.cancel_at_period_end
+            and (state.price_id is None or record.price_id == state.price_id))
 
 
 _RULE = SubscriptionEventRule()

@@ -22,6 +22,17 @@ For each delivery:
    written carries the event's id (``lastStripeEventId``), which the domain events name as their cause.
 
 Faults a retry can cure answer 500, so Stripe retries; everything else answers 2xx.
+
+The same endpoint takes Stripe's events two more ways, each through ``apply`` (steps 2 to 7, the same rules and
+the same ledger, so one event arriving several ways is applied once):
+
+- **EventBridge** (``StripeEventSourceName``): a direct invocation by an EventBridge rule carries the event as
+  the envelope's ``detail``, with no signature to check: AWS authenticates the partner event source. Only that
+  shape skips the signature: an invocation with ``detail-type``, ``source`` and ``detail`` and no
+  ``requestContext`` or ``headers`` (a Function URL request always has ``requestContext.http``, so a body that
+  merely looks like an envelope is still an HTTP delivery and needs its signature). An envelope from another
+  source is ignored and logged; a transient fault raises, so EventBridge retries it (then its dead-letter queue).
+- **The reconciler** (``payments.reconcile``): the events Stripe lists, in Stripe's order.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ from payments.core.validation import is_identifier
 from payments.data import ledger, store
 from payments.stripe.client import StripeRejected, StripeResourceMissing
 from payments.stripe.objects import MalformedObject
-from payments.webhooks.event import StripeEvent, verify
+from payments.webhooks.event import StripeEvent, from_eventbridge, verify
 
 S = TypeVar("S")  # the Stripe object a rule reads (a payments.stripe.objects view)
 M = TypeVar("M")
@@ -160,6 +171,8 @@ class WebhookEndpoint:
         self.connected_accounts = connected_accounts  # Connect endpoints receive events of other accounts
 
     def __call__(self, lambda_event: Mapping[str, Any]) -> dict[str, Any]:
+        if is_eventbridge_delivery(lambda_event):
+            return self._from_eventbridge(lambda_event)
         try:
             event = self._verified(lambda_event)
         except WebhookRejected as error:
@@ -168,32 +181,63 @@ class WebhookEndpoint:
             return _response(400, error.body())
         except ConfigurationError as error:
             logger.error("webhook endpoint misconfigured", extra={"detail": error.message})
-            return _response(500, {"error": {"code": error.code, "message": "the endpoint is misconfigured"}})
+            return _server_error(error.code, "the endpoint is misconfigured")
         except UpstreamUnavailable as error:
             logger.warning("webhook secret unavailable; Stripe will retry", extra={"detail": error.message})
-            return _response(500, {"error": {"code": "try_again", "message": "a transient fault; retry later"}})
-        logger.set_correlation_id(event.id)
-        logger.append_keys(stripe_event_type=event.type, endpoint=self.name)
+            return _server_error("try_again", "a transient fault; retry later")
+        self._log_keys(event)
         try:
-            result = self.process(event)
-        except (StripeRejected, StripeResourceMissing) as error:
-            # Stripe will not tell us about the object this event names (no such object, not ours to read):
-            # delivering it again would not change that.
-            logger.warning("Stripe refused to read what the event names", extra={"code": error.code})
-            count("EventNotOurs")
-            result = IGNORED
+            result = self.apply(event)
         except (TransientFailure, UpstreamUnavailable) as error:
             logger.warning("webhook not applied; Stripe will retry", extra={"detail": str(error)})
-            return _response(500, {"error": {"code": "try_again", "message": "a transient fault; retry later"}})
+            return _server_error("try_again", "a transient fault; retry later")
         except Exception:
             # A bug, not the event's shape (every field is checked as it is read): answering 500 keeps the event,
             # since Stripe retries for 3 days, and the failure is in the logs with the event id for the fix.
             logger.exception("webhook failed unexpectedly")
             count("WebhookFailed")
-            return _response(500, {"error": {"code": "internal_error", "message": "the event was not applied"}})
+            return _server_error("internal_error", "the event was not applied")
         logger.info("webhook handled", extra={"result": result})
-        count({PROCESSED: "WebhookProcessed", DUPLICATE: "WebhookDuplicate", IGNORED: "WebhookIgnored"}[result])
+        count(RESULT_METRICS[result])
         return _response(200, {"received": True, "result": result})
+
+    def _from_eventbridge(self, envelope: Mapping[str, Any]) -> dict[str, Any]:
+        """An event from Stripe's EventBridge destination: ``{"received", "result"}``, or raises so that
+        EventBridge retries it (a transient fault, or a bug: after its retries it lands in the dead-letter queue)."""
+        expected = get_settings().stripe_event_source
+        if not expected or envelope.get("source") != expected:
+            logger.warning("an EventBridge event from a source that is not our Stripe partner source: ignored",
+                           extra={"source": str(envelope.get("source"))[:300], "configured": expected or None})
+            count("EventBridgeForeignSource")
+            return {"received": True, "result": IGNORED}
+        try:
+            event = from_eventbridge(envelope)
+        except WebhookRejected as error:
+            logger.warning("an EventBridge event that is not a Stripe event: ignored", extra={"code": error.code})
+            count("EventMalformed")
+            return {"received": True, "result": IGNORED}
+        self._log_keys(event)
+        result = self.apply(event, via="eventbridge")  # a transient fault raises: EventBridge retries
+        logger.info("EventBridge event handled", extra={"result": result})
+        count(RESULT_METRICS[result])
+        return {"received": True, "result": result}
+
+    def _log_keys(self, event: StripeEvent) -> None:
+        logger.set_correlation_id(event.id)
+        logger.append_keys(stripe_event_type=event.type, endpoint=self.name)
+
+    def apply(self, event: StripeEvent, *, via: str = "webhook") -> str:
+        """``process``, with what Stripe will not tell us about counted as ``ignored``: the one entry for a
+        webhook, an EventBridge event and the reconciler. Raises ``TransientFailure`` / ``UpstreamUnavailable``
+        when a retry can help (and anything unexpected)."""
+        try:
+            return self.process(event, via=via)
+        except (StripeRejected, StripeResourceMissing) as error:
+            # Stripe will not tell us about the object this event names (no such object, not ours to read):
+            # delivering it again would not change that.
+            logger.warning("Stripe refused to read what the event names", extra={"code": error.code})
+            count("EventNotOurs")
+            return IGNORED
 
     def _verified(self, lambda_event: Mapping[str, Any]) -> StripeEvent:
         settings = get_settings()
@@ -206,8 +250,9 @@ class WebhookEndpoint:
             # once (at most once a minute, so a flood of bad signatures is not a flood of Secrets Manager reads).
             return verify(lambda_event, settings.stripe_webhook_secret(self.name, refresh=True))
 
-    def process(self, event: StripeEvent) -> str:
-        """Apply one verified event: ``processed``, ``duplicate`` or ``ignored``."""
+    def process(self, event: StripeEvent, *, via: str = "webhook") -> str:
+        """Apply one verified event: ``processed``, ``duplicate`` or ``ignored``. ``via`` (webhook, eventbridge,
+        reconciler) is kept in the ledger with the claim."""
         settings = get_settings()
         if event.livemode != settings.stripe_livemode:
             logger.warning("an event of the other mode", extra={"livemode": event.livemode})
@@ -230,10 +275,10 @@ class WebhookEndpoint:
         if not keys:
             logger.info("an event about nothing of ours")
             return IGNORED
-        return retry_on_conflict(lambda: self._apply(event, rule, subject, keys),
+        return retry_on_conflict(lambda: self._apply(event, rule, subject, keys, via),
                                  lambda: TransientFailure(f"event {event.id} kept losing write races"))
 
-    def _apply(self, event: StripeEvent, rule: EventRule[S], subject: S, keys: dict[str, store.Key]) -> str:
+    def _apply(self, event: StripeEvent, rule: EventRule[S], subject: S, keys: dict[str, store.Key], via: str) -> str:
         claimed, *found = store.read_items([ledger.key(event.id), *keys.values()])
         if claimed is not None:
             return DUPLICATE
@@ -246,13 +291,19 @@ class WebhookEndpoint:
         if decision is None or not len(decision.transaction):
             return IGNORED
         decision.transaction.stamp(event.id)  # each record it writes names the event (the domain events' cause)
-        ledger.claim(decision.transaction, event.id, event.type, self.name)
-        decision.transaction.commit()
-        for metric in decision.metrics:
-            count(metric)
-        for effect in decision.after_commit:
-            effect()
+        ledger.claim(decision.transaction, event.id, event.type, self.name, via=via)
+        commit(decision)
         return PROCESSED
+
+
+def commit(decision: Decision) -> None:
+    """Commit ``decision``'s writes in one transaction, then count its metrics and run what follows the commit.
+    (The pipeline adds the ledger claim first; the reconciler's settling of stuck records commits without one.)"""
+    decision.transaction.commit()
+    for metric in decision.metrics:
+        count(metric)
+    for effect in decision.after_commit:
+        effect()
 
 
 def webhook_handler(endpoint: WebhookEndpoint) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
@@ -269,6 +320,21 @@ def webhook_handler(endpoint: WebhookEndpoint) -> Callable[[dict[str, Any], Lamb
             coldstart.started()
 
     return lambda_handler
+
+
+RESULT_METRICS = {PROCESSED: "WebhookProcessed", DUPLICATE: "WebhookDuplicate", IGNORED: "WebhookIgnored"}
+
+
+def is_eventbridge_delivery(lambda_event: Mapping[str, Any]) -> bool:
+    """A direct invocation by an EventBridge rule: the envelope's keys, and nothing of an HTTP request."""
+    return (isinstance(lambda_event, Mapping) and "detail-type" in lambda_event and "source" in lambda_event
+            and "detail" in lambda_event and "requestContext" not in lambda_event and "headers" not in lambda_event)
+
+
+def _server_error(code: str, message: str) -> dict[str, Any]:
+    """A 500: Stripe delivers the event again later. Counted (``WebhookServerError``, alarmed)."""
+    count("WebhookServerError")
+    return _response(500, {"error": {"code": code, "message": message}})
 
 
 def _response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Limits on what one user may do: payment attempts per window (``payments.limits.attempts``)."""

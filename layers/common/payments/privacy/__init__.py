@@ -1,0 +1,1 @@
+"""Privacy requests: export and erasure of a user's data (``api``)."""
