@@ -147,7 +147,8 @@ def schema_for(detail_type: str) -> dict[str, Any]:
     if entity in WITHOUT_ORDER:
         del properties["order"]
         required.remove("order")
-        properties["userId"]["description"] = f"The user the {entity} belong{'' if entity == 'entitlements' else 's'} to."
+        verb = "belong" if entity == "entitlements" else "belongs"
+        properties["userId"]["description"] = f"The user the {entity} {verb} to."
         properties["previousStatus"]["description"] = ("Always null: entitlements have no status." if entity ==
                                                        "entitlements" else "The seller's status before the change.")
     if entity is not None:

@@ -210,6 +210,7 @@ class ThinEvent:
 
     def __init__(self, event: dict[str, Any]):
         self.event = event
+        self.id = event["id"]
         self.type = event["type"]
         self.created = int(event["_created"])
 

@@ -4,8 +4,8 @@
 **Export**: ``{"userId", "orders", "subscriptions", "paymentMethods", "seller", "usage", "entitlements"}``: every
 order with its payments, refunds and subscription (the Order JSON), every subscription record (also those no order
 points at any more), the saved cards of the user's Stripe customer as summaries (brand, last 4 digits, expiry:
-read from Stripe, never stored here), the seller, the usage reports, and what the user may use now. Everything is found from the user id through
-indexes (``payments.data.privacy``); nothing of anyone else's is read.
+read from Stripe, never stored here), the seller, the usage reports, and what the user may use now. Everything is
+found from the user id through indexes (``payments.data.privacy``); nothing of anyone else's is read.
 
 **Erasure** keeps what accounting must keep and removes what identifies the person:
 

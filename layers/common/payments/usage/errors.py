@@ -50,7 +50,7 @@ class MeterErrorEndpoint(WebhookEndpoint):
     def __init__(self) -> None:
         super().__init__("usage", {ERROR_REPORT: MeterErrorReportRule()})
 
-    def process(self, event: StripeEvent) -> str:
+    def process(self, event: StripeEvent, *, via: str = "webhook") -> str:
         if event.livemode != get_settings().stripe_livemode:
             logger.warning("an event of the other mode", extra={"livemode": event.livemode})
             count("EventWrongMode")
@@ -62,7 +62,7 @@ class MeterErrorEndpoint(WebhookEndpoint):
             return DUPLICATE
         report: Any = rule.read(event)
         tx = store.Transaction()
-        ledger.claim(tx, event.id, event.type, self.name)
+        ledger.claim(tx, event.id, event.type, self.name, via=via)
         try:
             tx.commit()
         except WriteConflict:
