@@ -12,6 +12,8 @@ from payments.core.clock import now_iso
 from payments.data import store
 from payments.data.models import (
     CustomerRecord,
+    Entitlement,
+    EntitlementsRecord,
     OrderRecord,
     PaymentRecord,
     RecurringPaymentRecord,
@@ -62,6 +64,8 @@ def alice(live, stripe_env, catalog, orders_handler, checkout_handler, subscribe
     until(live, lambda: get_order(orders_handler, order["orderId"]).body["status"] == "paid", "never paid")
     customer = store.get(CustomerRecord, ALICE).stripe_customer_id
     stripe_env.client().v1.customers.update(customer, {"email": "alice@example.com", "name": "Alice Example"})
+    store.put(EntitlementsRecord(ALICE, stripe_customer_id=customer, updated_at=now_iso(), entitlements=[
+        Entitlement(lookup_key="pro-reports", feature_id="feat_test_1")]))  # what her plan grants
     assert call(sellers_handler, "POST", "/sellers", body={"returnUrl": "http://127.0.0.1/x"}).status == 201
     stripe_env.client().v1.billing.meters.create({"display_name": "API", "event_name": "api_calls",
                                                   "default_aggregation": {"formula": "sum"}})
@@ -76,18 +80,19 @@ def test_the_export_holds_the_callers_data_and_nothing_of_anyone_elses(alice, st
     answer = export(privacy_handler)
     assert answer.status == 200
     data = answer.body
-    assert set(data) == {"userId", "orders", "subscriptions", "paymentMethods", "seller", "usage"}
+    assert set(data) == {"userId", "orders", "subscriptions", "paymentMethods", "seller", "usage", "entitlements"}
     assert data["userId"] == ALICE
     assert {o["orderId"] for o in data["orders"]} == {alice["order"]["orderId"], alice["subscription_order"]["orderId"]}
     assert [s["recurringPaymentId"] for s in data["subscriptions"]] == [alice["subscription"]["recurringPaymentId"]]
     assert [(m["brand"], m["last4"]) for m in data["paymentMethods"]] == [("visa", "4242")]
     assert data["seller"]["sellerId"].startswith("sel_") and [u["value"] for u in data["usage"]] == [3]
+    assert data["entitlements"] == [{"lookupKey": "pro-reports", "featureId": "feat_test_1"}]
     text = json.dumps(data)
     assert BOB not in text and bobs["orderId"] not in text and "Bob's secret" not in text
 
     nothing = export(privacy_handler, user="user-carol").body
     assert nothing == {"userId": "user-carol", "orders": [], "subscriptions": [], "paymentMethods": [],
-                       "seller": None, "usage": []}
+                       "seller": None, "usage": [], "entitlements": []}
 
 
 @pytest.fixture
@@ -132,6 +137,7 @@ def test_erasure_deletes_the_customer_keeps_the_accounts_under_a_pseudonym_and_i
     assert store.get(SellerRecord, ALICE) is None and store.get(SellerRecord, pseudonym) is not None
     assert store.get(CustomerRecord, ALICE) is None
     assert store.get(CustomerRecord, pseudonym).stripe_customer_id == alice["customer"]
+    assert store.get(EntitlementsRecord, ALICE) is None  # what the deleted customer could use: gone
     assert all(store.get(UsageRecord, u).user_id == pseudonym for u in _usage_ids())
     assert call(orders_handler, "GET", "/orders").body == {"orders": [], "nextCursor": None}
     assert export(privacy_handler).body["orders"] == []

@@ -56,7 +56,7 @@ def signing_secret(secrets_client, arn):
     return json.loads(secrets_client.get_secret_value(SecretId=arn)["SecretString"])["signingSecret"]
 
 
-def test_create_update_and_delete_keep_exactly_the_four_endpoints_and_their_secrets(
+def test_create_update_and_delete_keep_exactly_the_callbacks_endpoints_and_their_secrets(
         stripe_env, secrets, cfn, webhook_registration_handler):
     client = stripe_env.client()
     secrets_client, arns = secrets
@@ -71,7 +71,7 @@ def test_create_update_and_delete_keep_exactly_the_four_endpoints_and_their_secr
         assert endpoint.url == URLS[name] and endpoint.api_version == stripe.api_version
         assert created["Data"][f"{name.capitalize()}EndpointId"] == endpoint.id
     written = {name: signing_secret(secrets_client, arns[name]) for name in endpoints.NAMES}
-    assert all(s.startswith("whsec_") for s in written.values()) and len(set(written.values())) == 4
+    assert all(s.startswith("whsec_") for s in written.values()) and len(set(written.values())) == len(endpoints.NAMES)
     physical_id = created["PhysicalResourceId"]
 
     # The payment callback's URL changes (a new Function URL): updated in place, same id, same secret
@@ -106,7 +106,7 @@ def test_an_endpoint_of_another_api_version_is_replaced_and_its_new_secret_writt
 
     assert updated["Status"] == "SUCCESS" and updated["PhysicalResourceId"] == physical_id
     after = registered(client)
-    assert {e.api_version for e in after.values()} == {stripe.api_version} and len(after) == 4
+    assert {e.api_version for e in after.values()} == {stripe.api_version} and len(after) == len(endpoints.NAMES)
     assert not {e.id for e in after.values()} & {e.id for e in before.values()}  # the old ones are gone
     new_secrets = {name: signing_secret(secrets_client, arns[name]) for name in endpoints.NAMES}
     assert all(new_secrets[n] != old_secrets[n] for n in endpoints.NAMES)

@@ -131,7 +131,7 @@ def test_a_summary_parses_expanded_features_and_an_absent_list_as_none_active():
 def web_record(**fields: Any) -> RecurringPaymentRecord:
     values = {"order_id": "ord_1", "user_id": "u1", "price_id": "price_1", "status": "incomplete",
               "mode": "checkout_session", "stripe_checkout_session_id": SESSION, "stripe_customer_id": CUS,
-              "created_at": NOW, "updated_at": NOW, "version": 1, **fields}
+              "created_at": now_iso(), "updated_at": now_iso(), "version": 1, **fields}
     return RecurringPaymentRecord("sub_rec_1", **values)
 
 

@@ -35,8 +35,9 @@ def order(**fields: Any) -> OrderRecord:
 
 
 def payment(**fields: Any) -> PaymentRecord:
+    now = now_iso()  # when called: a test run minutes after collection must not see a checkout abandoned long ago
     values = {"order_id": "ord_1", "user_id": "u1", "amount": 1999, "currency": "usd", "mode": "payment_intent",
-              "status": "pending", "stripe_payment_intent_id": PI, "created_at": NOW, "updated_at": NOW,
+              "status": "pending", "stripe_payment_intent_id": PI, "created_at": now, "updated_at": now,
               "version": 1, **fields}
     return PaymentRecord(values.pop("payment_id", "pay_1"), **values)
 
