@@ -176,9 +176,8 @@ class Demo:
             for event in events:
                 self.events_since = max(self.events_since, event["receivedAt"])
                 detail = event["detail"]
-                order = detail.get("order") or {}
                 cause = (detail.get("causedBy") or {}).get("stripeEventId") or "the API"
-                print(f"       event  {event['detail-type']:<24} order {order.get('orderId')} {order.get('status')}"
+                print(f"       event  {event['detail-type']:<24} {_event_subject(detail)}"
                       f" (by {cause}) -> {', '.join(event.get('targets') or []) or 'no consumer'}")
                 last_new = time.monotonic()
             time.sleep(0.1)
@@ -264,6 +263,18 @@ class Demo:
 
 
 # ------------------------------------------------------------------------------------------ sections
+
+
+def _event_subject(detail: dict[str, Any]) -> str:
+    """What a domain event is about, in a few words: its order, or a seller, or a user's entitlements."""
+    if isinstance(detail.get("seller"), dict):
+        seller = detail["seller"]
+        return f"seller {seller.get('sellerId')} {seller.get('status')}"
+    if isinstance(detail.get("entitlements"), list):
+        keys = ", ".join(str(e.get("lookupKey")) for e in detail["entitlements"]) or "nothing"
+        return f"{detail.get('userId')} may use {keys}"
+    order = detail.get("order") or {}
+    return f"order {order.get('orderId')} {order.get('status')}"
 
 
 def section_one_time_payment(demo: Demo) -> None:

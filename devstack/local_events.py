@@ -147,11 +147,13 @@ class LocalEventBus:
 
 def _about(detail: Mapping[str, Any]) -> str:
     for key, id_key in (("refund", "refundId"), ("payment", "paymentId"), ("subscription", "recurringPaymentId"),
-                        ("order", "orderId")):
+                        ("order", "orderId"), ("seller", "sellerId")):
         value = detail.get(key)
         if isinstance(value, dict) and value.get(id_key):
             owner = (detail.get("order") or {}).get("orderId") if key != "order" else None
             return str(value[id_key]) + (f" (order {owner})" if owner else "")
+    if isinstance(detail.get("entitlements"), list):  # EntitlementsChanged: the user's, no order
+        return f"entitlements of {detail.get('userId')}"
     return "-"
 
 

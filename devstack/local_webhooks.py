@@ -64,7 +64,9 @@ class LocalWebhooks:
         if self.emulator is None or registration is None:
             return self.endpoints
         self.dirty = False
-        urls = {name: f"{self.api_url}{function.url_path}" for name, function in self.callbacks().items()}
+        thin = self._thin_callbacks()  # registered at the emulator directly, below
+        urls = {name: f"{self.api_url}{function.url_path}" for name, function in self.callbacks().items()
+                if name not in thin}
         secrets = self.runtime.call(registration, "sync_endpoints", urls, str(uuid.uuid4()))
         for name, secret in secrets.items():
             for function in self.functions.values():  # every function agrees, so switching costs no cache reset

@@ -35,7 +35,9 @@ def emulator_client(stack: StackProcess) -> stripe.StripeClient:
 def test_the_callbacks_endpoints_are_registered_at_the_emulator_with_their_rules_event_types(stack):
     webhooks = stack.config["webhooks"]
     at_stripe = {e.id: e for e in emulator_client(stack).v1.webhook_endpoints.list({"limit": 100}).data}
-    assert set(webhooks) == set(endpoints.NAMES)
+    assert set(webhooks) == set(endpoints.NAMES) | set(endpoints.THIN_DESTINATIONS)
+    for name in endpoints.THIN_DESTINATIONS:  # an event destination with thin payloads, registered at the emulator
+        assert webhooks[name]["thin"] and webhooks[name]["events"] == ["v1.billing.meter.error_report_triggered"]
     for spec in endpoints.ENDPOINTS:
         hook = webhooks[spec.name]
         endpoint = at_stripe[hook["id"]]

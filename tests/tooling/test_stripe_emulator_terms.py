@@ -51,7 +51,8 @@ def code(client, name, **coupon):
 
 
 def events_of(client, event_type):
-    return [e for e in client.v1.events.list({"limit": 100}).data if e.type == event_type]
+    """The events of ``event_type``, oldest first (Stripe lists newest first, as the emulator does: extension 20)."""
+    return list(reversed([e for e in client.v1.events.list({"limit": 100}).data if e.type == event_type]))
 
 
 # --- 14. promotion codes ----------------------------------------------------------------------------------------
