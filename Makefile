@@ -155,6 +155,7 @@ BENCH_ARGS ?=
 bench: venv
 	@if [ ! -d $(BUILD_DIR)/CommonLayer/python ]; then $(MAKE) --no-print-directory sam-build; fi
 	PYTHON313="$(PYTHON313)" $(PY) -m bench.run --build-dir $(BUILD_DIR) $(BENCH_ARGS)
+	$(PY) -m bench.metrics --build-dir $(BUILD_DIR)   # the numbers: calls per counted event, the one Query, the aggregator's cold start
 
 # ---------------------------------------------------------------- local stack
 # `make dev` runs until Ctrl-C (which stops every process it started). USER defaults to your login name; without

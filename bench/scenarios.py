@@ -380,3 +380,20 @@ GIVEN.update({
     "subscription_callback": given_billing_subscription_callback,
     "payment_callback": given_billing_payment_callback,
 })
+
+# --- the numbers (issue 13) ---------------------------------------------------------------------------------------
+
+
+def given_admin(sample: Sample) -> None:
+    """A day of numbers to read: the sample payment counted (the aggregator's own flow)."""
+    from devstack.lambda_events import load_event
+    from payments.metrics.aggregate import aggregate
+
+    delivery = load_event("events/metrics_aggregator/payment_succeeded.json")
+    delivery["detail"]["occurredAt"] = _now()  # within the last 30 days GET /admin/metrics reads by default
+    aggregate(delivery)
+
+
+GIVEN.update({"admin": given_admin})
+REPRESENTATIVE.update({"metrics_aggregator": "payment_succeeded", "admin": "metrics"})
+PLANNED += ("metrics_aggregator", "admin")

@@ -26,6 +26,8 @@ Sections (each checks the state it should end in; the exit code is 1 if any step
 10. the payment attempt limit: ten attempts, then the 11th is refused with ``Retry-After``;
 11. privacy: a user with a paid order and an active subscription exports their data, is erased (the Stripe
     customer deleted, the subscription ended), and erased again.
+12. the numbers (``GET /admin/metrics``, admins only), read before the first section and after the last: what the
+    demo did is counted, each change once, and printed.
 
 After each step it prints the domain events that step produced (``event  OrderPaid order ... (by evt_...) ->
 the functions the local bus invoked``), from the local stack's bus.
@@ -704,6 +706,69 @@ def section_privacy(demo: Demo) -> None:
                     "his Stripe customer is deleted, which ended the subscription")
     demo.expect(demo.call("DELETE", "/me", user=frank).status == 204, "DELETE /me again -> 204 (nothing left)")
 
+# ------------------------------------------------------------------------------------------ the numbers
+
+
+def _metrics(demo: Demo, user: str = ADA, admin: bool = True) -> Answer:
+    """GET /admin/metrics from yesterday to tomorrow (UTC) in the catalog's currency: today, whatever the time."""
+    from datetime import UTC, datetime, timedelta
+
+    today = datetime.now(UTC).date()
+    query = urllib.parse.urlencode({"from": (today - timedelta(days=1)).isoformat(),
+                                    "to": (today + timedelta(days=1)).isoformat(),
+                                    "currency": demo.price(recurring=False)["currency"]})
+    return demo.call("GET", f"/admin/metrics?{query}", user=user, admin=admin)
+
+
+def _flat(body: dict[str, Any]) -> dict[str, int]:
+    return {"succeeded": body["payments"]["succeeded"], "failed": body["payments"]["failed"],
+            "refunded": body["revenue"]["refunded"], "paidOrders": body["paidOrders"],
+            "started": body["subscriptions"]["started"], "canceled": body["subscriptions"]["canceled"]}
+
+
+def section_numbers_before(demo: Demo) -> None:
+    demo.say("Ada, an admin, reads today's numbers before anything happens (GET /admin/metrics)")
+    answer = _metrics(demo)
+    demo.expect(answer.status == 200, f"GET /admin/metrics -> {answer.status}")
+    demo.shared["numbers_before"] = _flat(answer.body)
+    demo.show(f"so far: {demo.shared['numbers_before']}")
+
+
+def section_numbers(demo: Demo) -> None:
+    before = demo.shared.get("numbers_before")
+    if before is None:
+        raise Skip("the numbers were not read before the demo")
+    demo.say("Alice asks for the numbers")
+    answer = _metrics(demo, user=ALICE, admin=False)
+    demo.expect(answer.status == 403, f"GET /admin/metrics as a user -> {answer.status} (admins only)")
+
+    subscribed = "SubscribeFunction" in demo.config.get("functions", [])
+    # What the sections did: paid 1 + 1 (after a decline) + 1 (web) + the subscription's first invoice and, on the
+    # emulator, its renewal; one refund of 10.00; one subscription started and canceled.
+    renewal = 1 if subscribed and demo.emulator else 0
+    did = {"succeeded": 3 + (1 if subscribed else 0) + renewal, "failed": 1, "refunded": 1000,
+           "paidOrders": 3 + (1 if subscribed else 0) + renewal, "started": 1 if subscribed else 0,
+           "canceled": 1 if subscribed else 0}
+    demo.say(f"Ada reads them again: what this demo did is counted, once ({did})")
+
+    def counted() -> bool:
+        now = _flat(_metrics(demo).body)
+        return all(now[name] - before[name] == value for name, value in did.items())
+
+    demo.wait_until(counted, "every change of this demo is in the numbers, each once")
+    body = _metrics(demo).body
+    payments, revenue, subscriptions = body["payments"], body["revenue"], body["subscriptions"]
+    rate = "-" if payments["successRate"] is None else f"{payments['successRate']:.0%}"
+    demo.show(f"{body['from']} .. {body['to']} ({body['currency']}, UTC days):")
+    demo.show(f"payments   {payments['succeeded']} of {payments['attempted']} succeeded ({rate}), "
+              f"{payments['failed']} failed")
+    demo.show(f"revenue    gross {revenue['gross']}, refunded {revenue['refunded']}, net {revenue['net']} "
+              f"(minor units)")
+    demo.show(f"orders     {body['paidOrders']} paid, average {body['averageOrderValue']}")
+    demo.show(f"subscriptions  {subscriptions['active']} active, {subscriptions['started']} started, "
+              f"{subscriptions['canceled']} canceled, MRR {subscriptions['mrr']}")
+    demo.show("the demo page draws them for admins: sign in there with 'admin' ticked")
+
 
 @dataclass(frozen=True)
 class Section:
@@ -712,6 +777,7 @@ class Section:
 
 
 SECTIONS: tuple[Section, ...] = (
+    Section("The numbers before", section_numbers_before),
     Section("A one-time payment (mobile app: PaymentIntent)", section_one_time_payment),
     Section("A declined card, then another card", section_decline_and_retry),
     Section("A web checkout (Stripe Checkout Session)", section_checkout_session),
@@ -724,6 +790,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("Usage billing: one report sent twice, counted once", section_usage),
     Section("The payment attempt limit", section_attempt_limit),
     Section("Privacy: export and erasure", section_privacy),
+    Section("The numbers after: what the demo did, counted once", section_numbers),
 )
 
 

@@ -685,13 +685,36 @@ def privacy_samples() -> dict[str, dict[str, Any]]:
     }
 
 
+# --- the numbers -------------------------------------------------------------------------------------------------
+
+
+def metrics_samples() -> dict[str, dict[str, Any]]:
+    """A PaymentSucceeded as the bus delivers it to the aggregator; an admin's GET /admin/metrics (the last 30 days:
+    a sample with pinned dates would fall out of the 366-day window one day)."""
+    from devstack.lambda_events.eventbridge import eventbridge_event
+
+    payment = {"paymentId": PAYMENT_ID, "amount": AMOUNT, "currency": CURRENCY, "status": "succeeded",
+               "amountRefunded": 0, "stripePaymentIntentId": PAYMENT_INTENT_ID, "createdAt": SAMPLE_ISO}
+    order = {**_order_paid_event()["detail"]["order"], "payments": [payment]}
+    detail = {"eventId": str(uuid.uuid5(uuid.NAMESPACE_URL, "https://example.com/events/PaymentSucceeded")),
+              "type": "PaymentSucceeded", "occurredAt": SAMPLE_ISO, "userId": USER_ID, "previousStatus": "pending",
+              "version": 3, "order": order, "payment": payment, "causedBy": {"stripeEventId": STRIPE_EVENT_ID}}
+    return {
+        "metrics_aggregator/payment_succeeded.json": eventbridge_event(
+            "payments", "PaymentSucceeded", detail, event_id=_lambda_request_id("PaymentSucceeded"),
+            at=SAMPLE_EPOCH),
+        "admin/metrics.json": _http("admin/metrics", "GET", "/admin/metrics", _ada(), query={"currency": CURRENCY}),
+    }
+
+
 def build_samples() -> dict[str, dict[str, Any]]:
     """Every sample this script owns, by path relative to ``events/``."""
     return {**order_samples(), **checkout_samples(), **payment_callback_samples(), **refund_samples(),
             **refund_callback_samples(), **subscription_samples(), **subscription_callback_samples(),
             **renewal_callback_samples(), **event_publisher_samples(), **live_samples(), **billing_samples(),
             **billing_callback_samples(), **reconcile_samples(), **eventbridge_samples(),
-            **webhook_registration_samples(), **marketplace_samples(), **usage_samples(), **privacy_samples()}
+            **webhook_registration_samples(), **marketplace_samples(), **usage_samples(), **privacy_samples(),
+            **metrics_samples()}
 
 
 def render(event: dict[str, Any]) -> str:

@@ -191,7 +191,8 @@ async function signIn() {
     $('#signed-in').textContent = `signed in as ${user}`;
     $('#create-order').disabled = !state.price;
     document.dispatchEvent(new CustomEvent('demo:signed-in'));  // plans.js loads the user's billing
-    document.dispatchEvent(new CustomEvent('signed-in', {detail: {user}}));  // account.js
+    document.dispatchEvent(new CustomEvent('signed-in', {detail: {  // account.js; metrics.js draws the numbers for admins
+      token, user, admin: state.admin, currency: state.price && state.price.currency}}));
   }
 }
 

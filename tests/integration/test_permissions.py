@@ -43,9 +43,11 @@ HANDLERS = {"orders": "OrdersFunction", "checkout": "CheckoutFunction", "refund"
             "live_connect": "LiveConnectFunction", "live_notify": "LiveNotifyFunction", "billing": "BillingFunction",
             "reconcile": "ReconcileFunction",
             "sellers": "SellersFunction", "connect_callback": "ConnectCallbackFunction", "usage": "UsageFunction",
-            "usage_callback": "UsageCallbackFunction", "privacy": "PrivacyFunction"}
+            "usage_callback": "UsageCallbackFunction", "privacy": "PrivacyFunction",
+            "metrics_aggregator": "MetricsAggregatorFunction", "admin": "AdminFunction"}
 
 EVENTS_AND_LIVE = ("EventPublisherFunction", "OnOrderPaidFunction", "LiveConnectFunction", "LiveNotifyFunction")
+NUMBERS = ("MetricsAggregatorFunction", "AdminFunction")  # no Stripe either
 
 # Granted for paths a passing scenario does not take: a failure path of record-first (a Stripe refusal releasing
 # what was reserved), an idempotency record deleted after a 5xx, and Powertools' fallback read of a kept answer
@@ -143,7 +145,8 @@ def recorder(monkeypatch, orders_handler, checkout_handler, refund_handler, subs
              cancel_subscription_handler, payment_callback_handler, refund_callback_handler,
              subscription_callback_handler, renewal_callback_handler, event_publisher_handler, on_order_paid_handler,
              live_connect_handler, live_notify_handler, billing_handler, reconcile_handler, sellers_handler,
-             connect_callback_handler, usage_handler, usage_callback_handler, privacy_handler):
+             connect_callback_handler, usage_handler, usage_callback_handler, privacy_handler,
+             metrics_aggregator_handler, admin_handler):
     recorder = Recorder()
     modules = {"orders": orders_handler, "checkout": checkout_handler, "refund": refund_handler,
                "subscribe": subscribe_handler, "cancel_subscription": cancel_subscription_handler,
@@ -153,7 +156,8 @@ def recorder(monkeypatch, orders_handler, checkout_handler, refund_handler, subs
                "live_connect": live_connect_handler, "live_notify": live_notify_handler, "billing": billing_handler,
                "reconcile": reconcile_handler,
                "sellers": sellers_handler, "connect_callback": connect_callback_handler, "usage": usage_handler,
-               "usage_callback": usage_callback_handler, "privacy": privacy_handler}
+               "usage_callback": usage_callback_handler, "privacy": privacy_handler,
+               "metrics_aggregator": metrics_aggregator_handler, "admin": admin_handler}
     for folder, module in modules.items():
         monkeypatch.setattr(module, "lambda_handler", recorder.wrap(HANDLERS[folder], module.lambda_handler))
     monkeypatch.setattr(BaseClient, "_make_api_call", lambda client, op, params: recorder.call(client, op, params))
@@ -351,7 +355,8 @@ def test_each_callback_reads_only_its_own_signing_secret_and_the_api_key_only_if
             assert env["STRIPE_WEBHOOK_SECRET_ARN"] == {"Ref": own[function]}
         else:
             # the API functions call Stripe; the functions of events and live status never do
-            expected = (set() if function in EVENTS_AND_LIVE else {"StripeSecretArn"}) | extra.get(function, set())
+            expected = ((set() if function in EVENTS_AND_LIVE + NUMBERS else {"StripeSecretArn"})
+                        | extra.get(function, set()))
             assert "STRIPE_WEBHOOK_SECRET_ARN" not in env
             assert ("PSEUDONYM_SECRET_ARN" in env) == (function in extra), function
         assert readable == expected, function
@@ -419,6 +424,19 @@ def _events_and_live_scenario(published, monkeypatch):
     module("live_notify").lambda_handler(paid, LambdaContext(function_name="LiveNotifyFunction"))
     module("live_connect").lambda_handler(websocket_event("$disconnect", "conn-1", authorizer=authorizer),
                                           LambdaContext(function_name="LiveConnectFunction"))
+    _numbers_scenario(events, module)
+
+
+def _numbers_scenario(events, module):
+    """Every published event counted, then delivered again (each a duplicate); an admin reads the numbers."""
+    from devstack.lambda_context import LambdaContext
+    from tests.support.api import call
+
+    for _ in range(2):
+        for event in events:
+            module("metrics_aggregator").lambda_handler(event, LambdaContext(function_name="MetricsAggregatorFunction"))
+    answer = call(module("admin"), "GET", "/admin/metrics", user=ADMIN, admin=True, query={"currency": "usd"})
+    assert answer.status == 200 and answer.body["payments"]["succeeded"] >= 1, answer.body
 
 
 def test_the_live_authorizer_reads_no_table_and_no_secret():

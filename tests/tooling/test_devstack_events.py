@@ -441,3 +441,4 @@ def _authorizer(event: dict) -> None:
 
 EVENTS_AND_LIVE_SHAPES = {"event_publisher": _stream_batch, "on_order_paid": _eventbridge,
                           "live_notify": _eventbridge, "live_connect": _websocket, "live_authorizer": _authorizer}
+EVENTS_AND_LIVE_SHAPES["metrics_aggregator"] = _eventbridge  # the numbers: a domain event as the bus delivers it

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from payments.core import aws
 from payments.core.errors import ConfigurationError, UpstreamUnavailable
 
+MAX_METRICS_SHARDS = 10  # with 366 days, one Query page (1 MB) holds every shard of every day (README "The numbers")
 SECRET_REFRESH_SECONDS = 60.0  # a signing secret is re-read at most this often (a flood of bad signatures
 #                                cannot turn into a flood of Secrets Manager calls)
 
@@ -81,6 +82,9 @@ class Settings:
     payment_attempts_per_window: int = 10
     payment_attempt_window_minutes: int = 15
     pseudonym_secret_arn: str | None = None
+    # The numbers: the table of daily aggregates, and how many shards each day's counters are spread over.
+    metrics_table: str = "MetricsTable"
+    metrics_shards: int = 8
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -156,6 +160,8 @@ class Settings:
             payment_attempt_window_minutes=int(
                 number("PAYMENT_ATTEMPT_WINDOW_MINUTES", defaults.payment_attempt_window_minutes, 1, 1440)),
             pseudonym_secret_arn=text("PSEUDONYM_SECRET_ARN", None),
+            metrics_table=text("METRICS_TABLE_NAME", defaults.metrics_table) or "",
+            metrics_shards=int(number("METRICS_SHARDS", defaults.metrics_shards, 1, MAX_METRICS_SHARDS)),
             environ=env,
         )
 

@@ -64,6 +64,9 @@ class OrderItem(MapAttribute[str, Any]):
     quantity = NumberAttribute()
     unit_amount = NumberAttribute(attr_name="unitAmount")
     recurring = BooleanAttribute(default=False)
+    # A recurring price's billing period (day, week, month, year) and how many of them: what the order's amount buys
+    interval = UnicodeAttribute(null=True)
+    interval_count = NumberAttribute(null=True, attr_name="intervalCount")
 
 
 class InvoiceLine(MapAttribute[str, Any]):
@@ -499,3 +502,64 @@ TABLES: dict[type[Model], str] = {
     UsageRecord: "usage_table",
     PaymentAttemptRecord: "payment_attempts_table",
 }
+
+
+# --- the numbers (daily aggregates) ----------------------------------------------------------------------------
+# ``MetricsTable`` holds three kinds of item, each its own model (README "The numbers" has the key design):
+#
+# - ``MetricsCounterRecord``: ``scope`` = ``currency#<code>``, ``slot`` = ``<yyyy-mm-dd>#<shard>`` (one shard of one
+#   UTC day's counters) or ``now#<shard>`` (one shard of the current levels). Letters sort after digits, so one Query
+#   ``slot >= <from>`` reads the days from ``from`` on and the levels. Counters are only ever added to (``ADD``).
+# - ``MetricsEventRecord``: ``scope`` = ``event#<eventId>``: the domain event was counted (written in the same
+#   transaction as its increments), kept past the bus archive's 30 days of replay by TTL.
+# - ``SubscriptionMetricsRecord``: ``scope`` = ``subscription#<recurringPaymentId>``: what one subscription adds to the
+#   levels now (active or not, its monthly amount), and the version of the event that said so.
+
+METRICS_SLOT = "-"  # the sort key of the items that are one per partition (events, subscriptions)
+
+
+class MetricsCounterRecord(Model):
+    class Meta(_Meta):
+        table_name = "MetricsTable"
+
+    scope = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)
+    succeeded = NumberAttribute(null=True)  # PaymentSucceeded
+    failed = NumberAttribute(null=True)  # PaymentFailed
+    gross = NumberAttribute(null=True)  # the succeeded payments' amounts
+    refunds = NumberAttribute(null=True)  # RefundSucceeded
+    refunded = NumberAttribute(null=True)  # their amounts
+    paid_orders = NumberAttribute(null=True, attr_name="paidOrders")  # OrderPaid
+    paid_order_value = NumberAttribute(null=True, attr_name="paidOrderValue")  # their orders' amounts
+    started = NumberAttribute(null=True)  # SubscriptionStarted
+    canceled = NumberAttribute(null=True)  # SubscriptionCanceled
+    active_change = NumberAttribute(null=True, attr_name="activeChange")  # active subscriptions, + or -
+    mrr_change = NumberAttribute(null=True, attr_name="mrrChange")  # their monthly amount, + or -
+
+
+class MetricsEventRecord(Model):
+    class Meta(_Meta):
+        table_name = "MetricsTable"
+
+    scope = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True, default=METRICS_SLOT)
+    detail_type = UnicodeAttribute(attr_name="detailType")
+    counted_at = UnicodeAttribute(attr_name="countedAt")
+    expires_at = TTLAttribute(attr_name="expiresAt")
+
+
+class SubscriptionMetricsRecord(Model):
+    class Meta(_Meta):
+        table_name = "MetricsTable"
+
+    scope = UnicodeAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True, default=METRICS_SLOT)
+    currency = UnicodeAttribute()
+    price_id = UnicodeAttribute(null=True, attr_name="priceId")
+    active = NumberAttribute(default=0)  # 1 while it counts as active
+    mrr = NumberAttribute(default=0)  # its monthly amount in the levels
+    applied_version = NumberAttribute(attr_name="appliedVersion")  # the subscription's version it reflects
+
+
+TABLES.update({MetricsCounterRecord: "metrics_table", MetricsEventRecord: "metrics_table",
+               SubscriptionMetricsRecord: "metrics_table"})

@@ -54,6 +54,7 @@ _CONFLICT_CODES = frozenset({"ConditionalCheckFailedException", "ConditionalChec
 @functools.cache
 def _bind(settings: Settings) -> Connection:
     conn = aws.dynamodb(settings.region)
+    added: set[str] = set()
     for model, setting in TABLES.items():
         table_name = getattr(settings, setting)
         model.Meta.table_name = table_name
@@ -61,7 +62,9 @@ def _bind(settings: Settings) -> Connection:
         model._connection = None
         # every model on the one connection: pynamodb would otherwise give each its own botocore session
         table = model._get_connection()
-        conn.add_meta_table(table.connection.get_meta_table(table_name))
+        if table_name not in added:  # several models may share a table (MetricsTable)
+            conn.add_meta_table(table.connection.get_meta_table(table_name))
+            added.add(table_name)
         table.connection = conn
     return conn
 
@@ -135,11 +138,30 @@ def query_page(index: Any, hash_key: str, *, limit: int, newest_first: bool, sta
                                 last_evaluated_key=start))
 
 
+def get_item(model: type[M], hash_key: str, range_key: str) -> M | None:
+    """A record of a table with a composite key (consistent read)."""
+    bind()
+    with dynamodb_errors():
+        try:
+            return model.get(hash_key, range_key, consistent_read=True)
+        except model.DoesNotExist:
+            return None
+
+
+def query_range(model: type[M], hash_key: str, range_key_condition: Condition) -> list[M]:
+    """Every item under ``hash_key`` matching ``range_key_condition``, in key order: one Query while the answer is
+    under DynamoDB's 1 MB page (further pages are read if it is not). Eventually consistent."""
+    bind()
+    with dynamodb_errors():
+        return list(model.query(hash_key, range_key_condition))
+
+
 def query_before(index: Any, hash_key: str, range_condition: Condition, *, limit: int) -> list[Any]:
     """Up to ``limit`` items under ``hash_key`` whose range key meets ``range_condition``, in its order: one Query."""
     bind()
     with dynamodb_errors():
         return list(index.query(hash_key, range_condition, limit=limit, page_size=limit))
+
 
 def query_all(index: Any, hash_key: str, *, page_size: int = 100) -> list[Any]:
     """Everything an index holds under ``hash_key``, in as many Queries (pages) as it takes."""

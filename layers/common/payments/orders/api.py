@@ -112,7 +112,8 @@ def create_catalog_order(caller: Caller, items: Sequence[CatalogItem], descripti
         order_id=new_id("ord"), user_id=caller.user_id, kind="subscription" if recurring else "one_time",
         amount=amount, currency=currency.code, description=description,
         items=[OrderItem(price_id=i.price_id, quantity=i.quantity, unit_amount=prices[i.price_id].unit_amount,
-                         recurring=prices[i.price_id].recurring) for i in items],
+                         recurring=prices[i.price_id].recurring, interval=prices[i.price_id].interval,
+                         interval_count=prices[i.price_id].interval_count) for i in items],
         price_id=recurring[0].price_id if recurring else None, **marketplace)
     return _create(order)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from payments.data import orders as order_store
-from payments.data.models import OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
+from payments.data.models import OrderItem, OrderRecord, PaymentRecord, RecurringPaymentRecord, RefundRecord
 
 
 def payment_view(payment: PaymentRecord) -> dict[str, Any]:
@@ -69,6 +69,14 @@ def subscription_view(recurring: RecurringPaymentRecord) -> dict[str, Any]:
     return view
 
 
+def item_view(item: OrderItem) -> dict[str, Any]:
+    """An order's line; a recurring price's also says what period its amount buys (``interval``, ``intervalCount``)."""
+    view: dict[str, Any] = {"priceId": item.price_id, "quantity": item.quantity, "unitAmount": item.unit_amount}
+    if item.interval:
+        view["interval"], view["intervalCount"] = item.interval, int(item.interval_count or 1)
+    return view
+
+
 def order_view(order: OrderRecord, payments: Iterable[PaymentRecord] = (), refunds: Iterable[RefundRecord] = (),
                recurring: RecurringPaymentRecord | None = None) -> dict[str, Any]:
     view: dict[str, Any] = {
@@ -87,8 +95,7 @@ def order_view(order: OrderRecord, payments: Iterable[PaymentRecord] = (), refun
         "subscription": subscription_view(recurring) if recurring is not None else None,
     }
     if order.items:
-        view["items"] = [{"priceId": i.price_id, "quantity": i.quantity, "unitAmount": i.unit_amount}
-                         for i in order.items]
+        view["items"] = [item_view(i) for i in order.items]
     if order.stripe_invoice_id:
         view["stripeInvoiceId"] = order.stripe_invoice_id
     if order.lines is not None:  # the lines of the invoice the order was paid by

@@ -382,6 +382,9 @@ class StripeInvoicePreview:
         return cls(amount_due=f.integer("amount_due", 0) or 0, currency=f.currency() or "", lines=lines)
 
 
+INTERVALS = ("day", "week", "month", "year")  # a recurring price's billing periods
+
+
 @dataclass(frozen=True)
 class StripePrice:
     id: str
@@ -390,12 +393,18 @@ class StripePrice:
     recurring: bool
     active: bool
     lookup_key: str | None = None
+    interval: str | None = None  # a recurring price's billing period: day, week, month or year
+    interval_count: int | None = None  # how many of them
 
     @classmethod
     def parse(cls, obj: Any) -> StripePrice:
         f = Fields(obj, "price")
+        recurring = f.mapping("recurring")
+        period = Fields(recurring, "price.recurring")
         return cls(id=f.id("price_"), currency=f.currency() or "", unit_amount=f.integer("unit_amount"),
-                   recurring=bool(f.mapping("recurring")), active=f.flag("active"), lookup_key=f.text("lookup_key"))
+                   recurring=bool(recurring), active=f.flag("active"), lookup_key=f.text("lookup_key"),
+                   interval=period.choice("interval", INTERVALS) if recurring else None,
+                   interval_count=period.integer("interval_count", 1) if recurring else None)
 
 
 @dataclass(frozen=True)
