@@ -94,6 +94,17 @@ def test_every_authenticated_request_counts_even_a_bad_one_and_checkout_and_subs
     assert counted(ALICE) == [3]
 
 
+def test_saving_a_card_is_an_attempt_too_sharing_the_count_with_checkout(aws, stripe_env, checkout_handler,
+                                                                         billing_handler, limit_of):
+    limit_of(2)
+    assert call(billing_handler, "POST", "/payment-methods/setup").status == 201  # a SetupIntent at the emulator
+    assert call(checkout_handler, "POST", "/checkout", body={}).status == 400
+    refused = call(billing_handler, "POST", "/payment-methods/setup")
+    assert (refused.status, refused.error_code) == (429, "too_many_attempts")
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert counted(ALICE) == [2]
+
+
 def test_an_attempt_costs_one_dynamodb_write_and_a_refusal_writes_nothing(aws, stripe_env, checkout_handler,
                                                                            ddb_calls, limit_of):
     limit_of(1)
