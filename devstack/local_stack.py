@@ -76,6 +76,7 @@ STRIPE_JS_URL = "https://js.stripe.com/v3/"
 ENV_FILE = REPO_ROOT / "env.local.json"
 DOCKER_HOST = "host.docker.internal"
 
+USAGE_METER = "api_calls"  # the Billing Meter the local stack makes for usage reports (the demo, the page)
 #: Prices the stack makes sure exist at Stripe (found by lookup key in test mode, so never made twice).
 CATALOG: tuple[dict[str, Any], ...] = (
     {"lookup_key": "local-stack-tshirt", "name": "T-shirt", "unit_amount": 1999, "currency": "usd"},
@@ -365,6 +366,10 @@ class LocalStack:
             catalog.append({"priceId": price.id, "name": item["name"], "unitAmount": price.unit_amount,
                             "currency": price.currency,
                             "recurring": (item.get("recurring") or {}).get("interval"), "features": features})
+        # The Billing Meter the demo's usage reports go to (POST /usage with meter "api_calls")
+        if not any(m.event_name == USAGE_METER for m in client.v1.billing.meters.list({"limit": 100}).data):
+            client.v1.billing.meters.create({"display_name": "API calls", "event_name": USAGE_METER,
+                                             "default_aggregation": {"formula": "sum"}})
         return catalog
 
     # ------------------------------------------------------------------ what runs where

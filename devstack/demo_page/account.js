@@ -4,7 +4,8 @@
 // Selling: POST /sellers makes the signed-in user a seller (an Express account at Stripe) and answers an
 // onboarding link; Stripe sends the seller back here (?onboarded=1), and GET /sellers/me shows the status that
 // account.updated has set (onboarding, active, restricted). Data: GET /me/export shows everything stored about
-// the user; DELETE /me erases it (the orders stay, for the accounts, under a pseudonym).
+// the user; DELETE /me erases it (the orders stay, for the accounts, under a pseudonym). Usage (admins): POST
+// /usage reports a user's API calls to the meter api_calls; the same report sent again is counted once.
 'use strict';
 
 function showSeller(seller) {
@@ -76,6 +77,26 @@ async function eraseMe() {
   }
 }
 
+let lastUsage = null;  // the last report's body: "Send the same report again" sends it with its idempotencyKey
+
+async function sendUsage(report) {
+  const answer = await api('POST', '/usage', report);
+  if (answer.status === 202) {
+    lastUsage = report;
+    $('#report-usage-again').disabled = false;
+    $('#usage-message').textContent = `202: report ${answer.body.usageId}, ${answer.body.value} for `
+      + `${answer.body.userId}, ${answer.body.status}, identifier ${answer.body.identifier}`;
+  } else {
+    $('#usage-message').textContent = `Not reported: ${errorText(answer)}`;
+  }
+}
+
+function reportUsage() {
+  const userId = $('#usage-user').value.trim() || state.user;
+  sendUsage({userId, meter: 'api_calls', value: Number($('#usage-value').value),
+             idempotencyKey: `demo-${userId}-${Date.now()}`});
+}
+
 // Back from onboarding: account.updated reaches the Connect callback a moment later, so watch for it.
 async function watchOnboarding() {
   const deadline = Date.now() + 30000;
@@ -95,6 +116,11 @@ if (pageQuery.get('user')) {
 }
 
 document.addEventListener('signed-in', event => {
+  $('#usage').hidden = !event.detail.admin;
+  $('#usage-user').placeholder = event.detail.user;
+  $('#usage-message').textContent = '';
+  $('#report-usage-again').disabled = true;
+  lastUsage = null;
   $('#seller-onboarding').hidden = true;
   $('#export').hidden = true;
   $('#data-message').textContent = '';
@@ -107,3 +133,5 @@ $('#become-seller').addEventListener('click', becomeSeller);
 $('#refresh-seller').addEventListener('click', refreshSeller);
 $('#export-data').addEventListener('click', exportData);
 $('#erase-me').addEventListener('click', eraseMe);
+$('#report-usage').addEventListener('click', reportUsage);
+$('#report-usage-again').addEventListener('click', () => lastUsage && sendUsage(lastUsage));

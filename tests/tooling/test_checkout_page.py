@@ -220,3 +220,37 @@ def test_a_user_exports_their_data_and_erases_it(page, stack):
     page.click("#erase-me")
     expect(page.locator("#data-message")).to_have_text("Erased. Your orders list is now empty.")
     expect(page.locator(f'#orders tr[data-order-id="{order_id}"]')).to_have_count(0)
+
+
+def test_an_admin_reports_usage_for_a_customer_and_the_same_report_again_counts_once(page, stack):
+    from playwright.sync_api import expect
+
+    # A user with a Stripe customer (saving a card makes one) and one without
+    token = request("GET", f"{stack.api}/_local/token?user=browser-metered")[1]["token"]
+    assert request("POST", f"{stack.api}/payment-methods/setup", token=token)[0] == 201
+    page.fill("#user", "browser-usage-admin")
+    page.check("#admin")
+    page.click("#sign-in")
+    expect(page.locator("#usage")).to_be_visible()
+    page.fill("#usage-user", "browser-unknown")
+    page.click("#report-usage")
+    expect(page.locator("#usage-message")).to_contain_text("no_billing_customer")
+    page.fill("#usage-user", "browser-metered")
+    page.click("#report-usage")
+    expect(page.locator("#usage-message")).to_contain_text("202: report")
+    first = page.locator("#usage-message").text_content()
+    page.click("#report-usage-again")
+    expect(page.locator("#usage-message")).to_have_text(first)  # the same report, the same identifier
+    events = request("GET", f"{stack.config['stripe']}/_test/billing/meter_events?event_name=api_calls",
+                     token="sk_test_stripe_emulator")[1]["data"]
+    identifier = first.rsplit("identifier ", 1)[1]
+    assert [e["identifier"] for e in events].count(identifier) == 1  # counted once at Stripe
+
+
+def test_the_usage_panel_is_for_admins_only(page, stack):
+    from playwright.sync_api import expect
+
+    page.fill("#user", "browser-not-admin")
+    page.click("#sign-in")
+    expect(page.locator("#signed-in")).to_have_text("signed in as browser-not-admin")
+    expect(page.locator("#usage")).to_be_hidden()
