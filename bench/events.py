@@ -143,12 +143,19 @@ def _native_stand_ins(python: str, work: Any) -> str:
     target = Path(work) / f"native-{platform.machine()}"
     if platform.machine() in ("aarch64", "arm64"):
         return str(target)
-    if not (target / ".complete").is_file():
-        pins = [line.split(";")[0].strip() for line in (Path(__file__).resolve().parent.parent / "layers" / "common"
-                / "requirements.txt").read_text().splitlines() if line.startswith(("cryptography", "cffi"))]
+    layers = Path(__file__).resolve().parent.parent / "layers"
+    pins = [line.split(";")[0].strip() for layer in ("common", "auth")
+            for line in (layers / layer / "requirements.txt").read_text().splitlines()
+            if line.startswith(("cryptography", "cffi"))]
+    stamp = target / ".complete"
+    wanted = " ".join(pins)  # a stand-in made for other pins is made again
+    if not stamp.is_file() or stamp.read_text() != wanted:
+        import shutil
+
+        shutil.rmtree(target, ignore_errors=True)
         subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),  # noqa: S603
                         "--only-binary=:all:", *pins, "cffi"], check=True, capture_output=True)
-        (target / ".complete").write_text("ok")
+        stamp.write_text(wanted)
     return str(target)
 
 

@@ -212,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in (str(REPO / "layers" / "common"), str(REPO)):
         if path not in sys.path:
             sys.path.insert(0, path)
-    build = args.build_dir if (args.build_dir / "CommonLayer" / "python").is_dir() else None
+    # absolute: each probe runs in its function's folder, so a relative PYTHONPATH would point elsewhere
+    build = args.build_dir.resolve() if (args.build_dir / "CommonLayer" / "python").is_dir() else None
     if build is None:
         print(f"(no sam build output at {args.build_dir}: cold starts skipped; run make sam-build)", file=sys.stderr)
     print("\n".join(report(build, args.runs)))

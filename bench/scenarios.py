@@ -277,9 +277,15 @@ GIVEN: dict[str, Callable[[Sample], None]] = {
 
 def given_event_publisher(sample: Sample) -> None:
     """The order and its payment the stream record is about (the publisher reads the order as the API shows it)."""
+    import os
+
+    import boto3
+
     s = _ids()
     order = _order(s.ORDER_ID, status="paid", payment_ids=[s.PAYMENT_ID], paid_by_payment_id=s.PAYMENT_ID)
     _save(order, _payment(status="succeeded", stripe_payment_intent_id=s.PAYMENT_INTENT_ID))
+    # the bus it publishes to (PaymentsEventBus, as the deployment names it)
+    boto3.client("events", region_name="us-east-1").create_event_bus(Name=os.environ["EVENT_BUS_NAME"])
 
 
 def given_live_notify(sample: Sample) -> None:

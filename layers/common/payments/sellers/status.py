@@ -14,7 +14,10 @@ change. "Forward only" is by time: an event older than the one applied changes n
 
 from __future__ import annotations
 
-from payments.stripe.objects import StripeAccount
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # an annotation only: reading orders (which asks for ACTIVE) loads no Stripe code
+    from payments.stripe.objects import StripeAccount
 
 ONBOARDING, ACTIVE, RESTRICTED = "onboarding", "active", "restricted"
 STATUSES = (ONBOARDING, ACTIVE, RESTRICTED)
