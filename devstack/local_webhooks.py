@@ -83,18 +83,12 @@ class LocalWebhooks:
         return self.endpoints
 
     def _thin_callbacks(self) -> dict[str, tuple[LocalFunction, Any]]:
-        """The callbacks outside the map of snapshot endpoints: event destinations with thin payloads (usage),
-        each with its handler's endpoint (``payload == "thin"``, ``rules`` by event type)."""
+        """The callbacks outside the map of snapshot endpoints, event destinations with thin payloads
+        (``endpoints.THIN_DESTINATIONS``: usage), each with its handler's endpoint (its ``rules`` by event type)."""
         from payments.webhooks import endpoints  # the layer is mounted by the runtime
 
-        found = {}
-        for name, function in self.callbacks().items():
-            if name in endpoints.NAMES:
-                continue
-            handler = getattr(self.runtime.module(function), "endpoint", None)
-            if getattr(handler, "payload", "") == "thin":
-                found[name] = (function, handler)
-        return found
+        return {name: (function, getattr(self.runtime.module(function), "endpoint", None))
+                for name, function in self.callbacks().items() if name in endpoints.THIN_DESTINATIONS}
 
     def _register_thin_destinations(self) -> None:
         """An event destination with thin payloads for each thin callback, at the emulator (extension 24): the

@@ -8,12 +8,11 @@ callback sample is delivered twice: the second delivery is a ``duplicate``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from bench.run import Function, bench_parameters, count_operations, samples
+from bench.run import Function, bench_parameters, count_operations, process_env, samples
 from bench.scenarios import CALLBACK_ENDPOINTS
 from bench.stripe_stub import StripeStub
 from devstack.template import load_template
@@ -30,19 +29,12 @@ def outcomes():
         if resource.get("Type") == "AWS::Serverless::Function":
             folder = str(resource["Properties"]["CodeUri"]).rstrip("/").split("/")[-1]
             functions[folder] = Function(logical_id, folder, Path("functions") / folder, "app.lambda_handler")
-    saved = {k: os.environ.get(k) for k in ("STRIPE_API_BASE", "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY")}
-    for name in ("STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY"):  # as deployed: the keys come from the secret
-        os.environ.pop(name, None)
+    # as deployed: the keys come from the secret (an empty variable is cleared, and put back afterwards)
     try:
-        with StripeStub() as stub:
-            os.environ["STRIPE_API_BASE"] = stub.url
+        with StripeStub() as stub, process_env({"STRIPE_SECRET_KEY": "", "STRIPE_PUBLISHABLE_KEY": "",
+                                                "STRIPE_API_BASE": stub.url}):
             yield {o.sample.key: o for o in count_operations(functions, stub, template)}
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
         import payments
 
         payments.reset_caches()

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from payments.billing.views import entitlement_pairs, entitlements_view
 from payments.core.clock import now_iso
 from payments.core.identity import MAX_SUBJECT_LENGTH, Caller
 from payments.core.observability import logger
@@ -45,11 +46,7 @@ def get_entitlements(caller: Caller) -> dict[str, Any]:
     """The caller's active entitlements: one GetItem."""
     record = store.get(EntitlementsRecord, caller.user_id)
     entitlements = record.entitlements if record is not None else []
-    return {"entitlements": [{"lookupKey": e.lookup_key, "featureId": e.feature_id} for e in entitlements]}
-
-
-def _pairs(entitlements: Any) -> list[tuple[str, str]]:
-    return sorted((str(e.lookup_key), str(e.feature_id)) for e in entitlements or [])
+    return {"entitlements": entitlements_view(entitlements)}
 
 
 class EntitlementSummaryRule(EventRule[StripeEntitlementSummary]):
@@ -80,12 +77,14 @@ class EntitlementSummaryRule(EventRule[StripeEntitlementSummary]):
             return None  # an older summary than the one applied
         listed = subject.entitlements
         tie = record is not None and event.created == int(record.last_event_created or 0)
-        if listed is None or (tie and record is not None and _pairs(listed) != _pairs(record.entitlements)):
+        if listed is None or (tie and record is not None
+                              and entitlement_pairs(listed) != entitlement_pairs(record.entitlements)):
             logger.info("reading the customer's entitlements from Stripe", extra={"customer": subject.customer_id})
             listed = self.fetch(subject.customer_id)
         if record is None:
             record = EntitlementsRecord(customer.user_id, stripe_customer_id=subject.customer_id, last_event_created=0)
-        elif _pairs(listed) == _pairs(record.entitlements) and event.created == int(record.last_event_created or 0):
+        elif (entitlement_pairs(listed) == entitlement_pairs(record.entitlements)
+              and event.created == int(record.last_event_created or 0)):
             return None  # nothing new
         record.stripe_customer_id = subject.customer_id
         record.entitlements = [Entitlement(lookup_key=e.lookup_key, feature_id=e.feature_id) for e in listed]

@@ -31,6 +31,7 @@ from typing import Any
 
 from pynamodb.models import Model
 
+from payments.billing.views import entitlement_pairs, entitlements_view
 from payments.data.models import (
     EntitlementsRecord,
     OrderRecord,
@@ -105,19 +106,12 @@ def subscription_changes(old: RecurringPaymentRecord | None,
     return []
 
 
-def _entitlement_keys(record: EntitlementsRecord | None) -> set[tuple[str, str]]:
-    return {(str(e.lookup_key), str(e.feature_id)) for e in (record.entitlements if record is not None else [])}
-
-
 def entitlements_changes(old: EntitlementsRecord | None, new: EntitlementsRecord | None) -> list[Happened]:
     """What the user may use changed (a first summary with nothing in it changes nothing)."""
-    if new is None or _entitlement_keys(old) == _entitlement_keys(new):
+    if new is None or entitlement_pairs(old.entitlements if old is not None else None) == entitlement_pairs(
+            new.entitlements):
         return []
     return [Happened("EntitlementsChanged", None)]
-
-
-def entitlements_view(record: EntitlementsRecord) -> list[dict[str, Any]]:
-    return [{"lookupKey": e.lookup_key, "featureId": e.feature_id} for e in record.entitlements or []]
 
 
 def _seller_terms(record: SellerRecord) -> tuple[Any, ...]:
@@ -157,7 +151,7 @@ SOURCES: tuple[Source, ...] = (
     Source("recurring_payments_table", RecurringPaymentRecord, "subscription", subscription_changes,
            lambda r: r.user_id, lambda r: r.order_id, subscription_view),
     Source("entitlements_table", EntitlementsRecord, "entitlements", entitlements_changes, lambda r: r.user_id,
-           lambda r: None, entitlements_view),
+           lambda r: None, lambda r: entitlements_view(r.entitlements)),
     Source("sellers_table", SellerRecord, "seller", seller_changes, lambda r: r.user_id, lambda r: None,
            seller_view),
 )

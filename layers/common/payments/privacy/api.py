@@ -37,6 +37,7 @@ import hashlib
 import hmac
 from typing import Any
 
+from payments.billing.views import entitlements_view
 from payments.core.config import get_settings
 from payments.core.errors import Conflict
 from payments.core.identity import Caller
@@ -80,8 +81,7 @@ def export_user(caller: Caller) -> dict[str, Any]:
         "paymentMethods": methods,
         "seller": seller_view(found.seller) if found.seller is not None else None,
         "usage": [usage_view(u) for u in found.usage],
-        "entitlements": [{"lookupKey": e.lookup_key, "featureId": e.feature_id}
-                         for e in (found.entitlements.entitlements if found.entitlements is not None else [])],
+        "entitlements": entitlements_view(found.entitlements.entitlements if found.entitlements is not None else None),
     }
 
 
